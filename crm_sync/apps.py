@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class CrmSyncConfig(AppConfig):
+    name = "crm_sync"
+    verbose_name = "CRM sync"
+    # Pinned so that a host project's DEFAULT_AUTO_FIELD never causes a migration here.
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import checks, signals  # noqa: F401  (registers checks and receivers)

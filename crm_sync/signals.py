@@ -1,0 +1,1 @@
+"""Receivers (filled in below)."""
