@@ -8,4 +8,6 @@ class CrmSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, signals  # noqa: F401  (registers checks and receivers)
+        from . import checks, signals  # noqa: F401  (checks register on import)
+
+        signals.connect()

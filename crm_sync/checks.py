@@ -1,1 +1,37 @@
-"""System checks (filled in below)."""
+"""System checks: dangerous or missing configuration, flagged at startup."""
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+from .activecampaign.client import api_base
+from .activecampaign.errors import ConfigurationError
+from .conf import ac_account
+
+
+@register()
+def check_activecampaign_settings(app_configs, **kwargs):
+    url, key = ac_account()
+    problems = []
+    if not url or not key:
+        missing = " and ".join(name for name, value in
+                               (("ACTIVECAMPAIGN_URL", url), ("ACTIVECAMPAIGN_API_KEY", key)) if not value)
+        problems.append(Warning(
+            f"{missing} not set: confirmed badges are queued but every sync will fail as a configuration error.",
+            hint="Set them in the environment (docs/configuration.md).", id="crm_sync.W001",
+        ))
+    if url:
+        try:
+            api_base(url)
+        except ConfigurationError as error:
+            problems.append(Error(str(error), id="crm_sync.E001"))
+    return problems
+
+
+@register()
+def check_celery_delivery(app_configs, **kwargs):
+    problems = []
+    if not getattr(settings, "CELERY_TASK_ACKS_LATE", False):
+        problems.append(Warning(
+            "CELERY_TASK_ACKS_LATE is off: a worker killed mid-sync loses that sync until the sweep finds it.",
+            id="crm_sync.W002",
+        ))
+    return problems

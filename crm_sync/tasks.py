@@ -1,0 +1,20 @@
+"""Celery tasks: thin. They load by id, call the service, dispatch what it
+asks for. Arguments are ids only, never personal data (task results are stored)."""
+from celery import shared_task
+
+from .outbox import dispatch, dispatch_stranded
+from .sync import run_sync
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, bind=True)
+def sync_person(self, log_id):
+    """Run the attempt recorded in SyncLog row `log_id`."""
+    follow_up = run_sync(log_id, task_id=self.request.id or "")
+    if follow_up is not None:
+        dispatch(follow_up.log.pk, countdown=follow_up.countdown or None)
+
+
+@shared_task(ignore_result=True)
+def sweep():
+    """Beat: dispatch rows that never reached a worker."""
+    return dispatch_stranded()
