@@ -1,0 +1,74 @@
+"""Sign-up, log-in and the "About you" half of the badge page."""
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import User
+
+EMAIL_TAKEN = "An account with this email address already exists (letter case doesn't matter)."
+CONSENT = "Yes, the organisers may email me about this and future events. You can withdraw at any time."
+
+
+def email_taken(email, exclude_pk=None):
+    """Whether another account has this email, or logs in with it, in any letter case.
+
+    The login name is the email lowercased when the account was made, so an
+    account that has since changed its email still holds the old one.
+    """
+    others = User.objects.exclude(pk=exclude_pk)
+    return others.filter(Q(email__iexact=email) | Q(username__iexact=email[:150])).exists()
+
+
+class UniqueEmailMixin:
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        if email_taken(email, exclude_pk=self.instance.pk):
+            raise forms.ValidationError(EMAIL_TAKEN, code="email_taken")
+        return email
+
+
+class SignUpForm(UniqueEmailMixin, UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("email", "first_name", "last_name")
+        widgets = {"email": forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})}
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    """Django's log-in form, asking for the email (the model matches it in any letter case)."""
+
+    username = UsernameField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That email and password don't match an account. The password is case-sensitive.",
+    }
+
+
+class AboutYouForm(UniqueEmailMixin, forms.ModelForm):
+    """The attendee's own details, saved to their account."""
+
+    class Meta:
+        model = User
+        fields = [
+            "first_name", "last_name", "email", "date_of_birth", "phone",
+            "emergency_contact_name", "emergency_contact_phone",
+            "twitter", "instagram", "facebook", "linkedin", "tiktok",
+            "crm_opt_in",
+        ]  # fmt: skip
+        labels = {"crm_opt_in": CONSENT}
+        help_texts = {"crm_opt_in": ""}
+        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        if born and born > timezone.localdate():
+            raise forms.ValidationError("Your date of birth can't be in the future.", code="future")
+        return born
+
+    def save(self, commit=True):
+        if "email" in self.changed_data:
+            # The model fills the login name from the email only once; keep
+            # them equal so that the attendee logs in with the new address.
+            self.instance.username = self.instance.email.lower()[:150]
+        return super().save(commit)

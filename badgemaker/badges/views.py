@@ -1,0 +1,86 @@
+"""The badge flow: home → badge page → review → confirm → confirmed."""
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from badgemaker.accounts.forms import AboutYouForm
+
+from .forms import BadgeForm
+from .models import DIETARY_CHOICES, VOLUNTEER_CHOICES, Badge, Event
+
+
+def home(request):
+    events = Event.objects.filter(starts_on__gte=timezone.localdate())
+    return render(request, "badges/home.html", {"events": events})
+
+
+@login_required
+def badge(request, slug):
+    event = get_object_or_404(Event, slug=slug)
+    badge = Badge.objects.filter(user=request.user, event=event).first()
+    if badge is None:
+        badge = Badge(user=request.user, event=event, badge_name=request.user.get_full_name())
+    # A fresh copy, so that a refused edit never shows up as the logged-in user elsewhere on the page.
+    user = get_user_model().objects.get(pk=request.user.pk)
+    if request.method == "POST":
+        about_form = AboutYouForm(request.POST, instance=user)
+        badge_form = BadgeForm(request.POST, request.FILES, instance=badge)
+        if about_form.is_valid() and badge_form.is_valid():
+            with transaction.atomic():
+                about_form.save()
+                badge_form.save()  # a confirmed badge stays confirmed; confirming again is allowed
+            return redirect("badges:review", slug=event.slug)
+    else:
+        about_form = AboutYouForm(instance=user)
+        badge_form = BadgeForm(instance=badge)
+    context = {"event": event, "badge": badge, "about_form": about_form, "badge_form": badge_form}
+    return render(request, "badges/badge_form.html", context)
+
+
+@login_required
+def review(request, slug):
+    badge = _own_badge(request, slug)
+    if badge is None:
+        return redirect("badges:badge", slug=slug)
+    return render(request, "badges/review.html", _badge_context(badge))
+
+
+@require_POST
+@login_required
+def confirm(request, slug):
+    badge = get_object_or_404(Badge, user=request.user, event__slug=slug)
+    # Only the badge is saved here: crm_sync hears about it from post_save.
+    with transaction.atomic():
+        badge.confirm()
+        badge.save()
+    return redirect("badges:confirmed", slug=slug)
+
+
+@login_required
+def confirmed(request, slug):
+    badge = _own_badge(request, slug)
+    if badge is None or not badge.is_confirmed:
+        return redirect("badges:review", slug=slug)
+    return render(request, "badges/confirmed.html", _badge_context(badge))
+
+
+def _own_badge(request, slug):
+    return Badge.objects.select_related("event").filter(user=request.user, event__slug=slug).first()
+
+
+def _badge_context(badge):
+    return {
+        "badge": badge,
+        "event": badge.event,
+        "dietary_labels": _labels(badge.dietary_preferences, DIETARY_CHOICES),
+        "volunteer_labels": _labels(badge.volunteer_interests, VOLUNTEER_CHOICES),
+    }
+
+
+def _labels(keys, choices):
+    """The display labels for stored choice keys; a key no longer offered shows as itself."""
+    names = dict(choices)
+    return [names.get(key, key) for key in keys]
