@@ -1,0 +1,122 @@
+"""A `responses`-based stand-in for AC at the HTTP boundary, for unit tests.
+
+It answers with the shapes AC documents (API.md) and records every call, so
+a test can assert the exact requests a sync made. The end-to-end tests use
+the real sandbox (crm_sync.sandbox) over sockets instead.
+"""
+import json
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import AC_URL
+
+BASE = AC_URL + "/api/3"
+PERSTAGS = {
+    "DATE_OF_BIRTH": "date", "DIETARY_PREFERENCES": "checkbox", "DIETARY_REQUIREMENTS": "textarea",
+    "VOLUNTEER_INTERESTS": "checkbox", "TWITTER": "text", "INSTAGRAM": "text", "FACEBOOK": "text",
+    "LINKEDIN": "text", "TIKTOK": "text", "BADGE_NAME": "text", "BADGE_IMAGE_URL": "text",
+    "EMERGENCY_CONTACT_NAME": "text", "EMERGENCY_CONTACT_PHONE": "text", "EVENTS_ATTENDED": "textarea",
+    "LAST_EVENT": "text", "LAST_BADGE_CONFIRMED": "date", "BADGEMAKER_USER_ID": "hidden",
+}
+FIELD_IDS = {perstag: str(40 + i) for i, perstag in enumerate(PERSTAGS)}
+LIST_ID = "7"
+
+
+class FakeAC:
+    def __init__(self, rsps):
+        self.rsps = rsps
+        self.contacts = {}  # id -> email
+        self.tags = {"1": "badge-maker-2019"}  # a decoy that contains our tag's name
+        self.contact_tags = {}  # contact id -> set of tag ids
+        self.next_id = 500
+        self.sync_status = None  # force 200/201
+        self._register()
+
+    # -- inspection ----------------------------------------------------------
+    def calls(self, method=None, path=None):
+        found = []
+        for call in self.rsps.calls:
+            request = call.request
+            url = urlsplit(request.url)
+            short = url.path[len("/api/3"):]
+            if method and request.method != method:
+                continue
+            if path and not re.fullmatch(path, short):
+                continue
+            body = json.loads(request.body) if request.body else None
+            found.append((request.method, short, body))
+        return found
+
+    # -- canned answers ------------------------------------------------------
+    def _register(self):
+        r = self.rsps
+        r.add_callback("GET", BASE + "/fields", callback=self._fields)
+        r.add_callback("GET", BASE + "/lists", callback=self._lists)
+        r.add_callback("GET", BASE + "/tags", callback=self._search_tags)
+        r.add_callback("POST", BASE + "/tags", callback=self._create_tag)
+        r.add_callback("POST", BASE + "/contact/sync", callback=self._sync)
+        r.add_callback("PUT", re.compile(re.escape(BASE) + r"/contacts/\d+"), callback=self._put)
+        r.add_callback("GET", re.compile(re.escape(BASE) + r"/contacts/\d+/contactTags"), callback=self._read_tags)
+        r.add_callback("POST", BASE + "/contactTags", callback=self._tag)
+        r.add_callback("POST", BASE + "/contactLists", callback=self._list_status)
+
+    def _json(self, status, body):
+        return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def _fields(self, request):
+        fields = [{"id": FIELD_IDS[p], "perstag": p, "title": p.title(), "type": t, "options": []}
+                  for p, t in PERSTAGS.items()]
+        fields.append({"id": "99", "perstag": "BADGE_NAME_OLD", "title": "Badge name (old)", "type": "text", "options": []})
+        return self._json(200, {"fields": fields, "fieldOptions": [], "meta": {"total": str(len(fields))}})
+
+    def _lists(self, request):
+        lists = [{"id": "6", "stringid": "badge-maker-attendees-old", "name": "Old"},
+                 {"id": LIST_ID, "stringid": "badge-maker-attendees", "name": "Badge Maker Attendees"}]
+        return self._json(200, {"lists": lists, "meta": {"total": "2"}})
+
+    def _search_tags(self, request):
+        term = parse_qs(urlsplit(request.url).query).get("search", [""])[0].lower()
+        found = [{"id": i, "tag": name, "tagType": "contact"} for i, name in self.tags.items() if term in name.lower()]
+        return self._json(200, {"tags": found, "meta": {"total": str(len(found))}})
+
+    def _create_tag(self, request):
+        name = json.loads(request.body)["tag"]["tag"]
+        self.next_id += 1
+        self.tags[str(self.next_id)] = name
+        return self._json(201, {"tag": {"id": str(self.next_id), "tag": name, "tagType": "contact"}})
+
+    def _sync(self, request):
+        email = json.loads(request.body)["contact"]["email"]
+        existing = next((i for i, e in self.contacts.items() if e.lower() == email.lower()), None)
+        if existing is None:
+            self.next_id += 1
+            existing = str(self.next_id)
+            self.contacts[existing] = email
+            status = 201
+        else:
+            status = 200
+        return self._json(self.sync_status or status, {"contact": {"id": existing, "email": email}, "fieldValues": []})
+
+    def _put(self, request):
+        contact_id = request.url.rstrip("/").split("/")[-1]
+        email = json.loads(request.body)["contact"]["email"]
+        if any(e.lower() == email.lower() and i != contact_id for i, e in self.contacts.items()):
+            return self._json(422, {"errors": [{"title": "Email address already exists in the system",
+                                                "detail": "", "code": "duplicate",
+                                                "source": {"pointer": "/data/attributes/email"}}]})
+        self.contacts[contact_id] = email
+        return self._json(200, {"contact": {"id": contact_id, "email": email}})
+
+    def _read_tags(self, request):
+        contact_id = request.url.split("/contacts/")[1].split("/")[0]
+        items = [{"contact": contact_id, "tag": t, "id": f"{contact_id}{t}"} for t in self.contact_tags.get(contact_id, ())]
+        return self._json(200, {"contactTags": items, "meta": {"total": str(len(items))}})
+
+    def _tag(self, request):
+        body = json.loads(request.body)["contactTag"]
+        self.contact_tags.setdefault(str(body["contact"]), set()).add(str(body["tag"]))
+        return self._json(201, {"contactTag": {"contact": body["contact"], "tag": body["tag"], "id": "900"}})
+
+    def _list_status(self, request):
+        body = json.loads(request.body)["contactList"]
+        return self._json(200, {"contactList": {**body, "sdate": "2026-11-27T10:00:00-06:00"}})
