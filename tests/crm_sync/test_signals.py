@@ -1,0 +1,94 @@
+"""When a sync is queued: the receiver writes a row and dispatches it on commit, nothing more."""
+from unittest import mock
+
+import pytest
+from kombu.exceptions import OperationalError
+
+from crm_sync import outbox
+from crm_sync.models import SyncLog
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def broker_up():
+    outbox._broker_down_until = 0.0
+    yield
+    outbox._broker_down_until = 0.0
+
+
+@pytest.fixture
+def publish():
+    with mock.patch("crm_sync.tasks.sync_person.apply_async") as apply_async:
+        yield apply_async
+
+
+def test_confirming_a_badge_queues_one_attempt_dispatched_on_commit(make_user, confirm_badge, publish,
+                                                                     django_capture_on_commit_callbacks):
+    user = make_user()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        badge = confirm_badge(user)
+        log = SyncLog.objects.get()
+        assert not publish.called  # nothing leaves before the transaction commits
+    for callback in callbacks:
+        callback()
+
+    assert (log.status, log.trigger, log.attempt, log.user, log.badge) == ("queued", "signal", 1, user, badge)
+    publish.assert_called_once()
+    args, kwargs = publish.call_args
+    assert args == ((log.pk,),)  # ids only: no personal data in the broker or task results
+    assert kwargs["retry"] is False
+
+
+def test_draft_badge_queues_nothing(make_user, make_event, publish):
+    from badgemaker.badges.models import Badge
+
+    Badge.objects.create(user=make_user(), event=make_event(), badge_name="Draft")
+    assert not SyncLog.objects.exists()
+
+
+def test_profile_change_of_a_person_with_a_confirmed_badge_queues_a_sync(make_user, confirm_badge, publish):
+    user = make_user()
+    badge = confirm_badge(user)
+    SyncLog.objects.all().delete()
+    user.crm_opt_in = False
+    user.save()
+    log = SyncLog.objects.get()
+    assert (log.user, log.badge) == (user, badge)
+
+
+def test_person_without_confirmed_badge_or_login_only_queues_nothing(make_user, confirm_badge, publish):
+    user = make_user()
+    user.first_name = "Changed"
+    user.save()
+    assert not SyncLog.objects.exists()
+    confirm_badge(user)
+    SyncLog.objects.all().delete()
+    user.save(update_fields=["last_login"])
+    assert not SyncLog.objects.exists()
+
+
+@pytest.mark.parametrize("error", [OperationalError("connection refused"), ConnectionRefusedError(111, "refused")])
+def test_broker_down_leaves_the_row_queued_and_never_raises(make_user, confirm_badge, publish, error,
+                                                           django_capture_on_commit_callbacks):
+    publish.side_effect = error
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_badge(make_user())
+        confirm_badge(make_user())
+    assert list(SyncLog.objects.values_list("status", flat=True)) == ["queued", "queued"]
+    # After the first failure, publishing is skipped for a few seconds instead of waiting on the broker again.
+    assert publish.call_count == 1
+
+
+def test_sweep_dispatches_rows_stranded_in_the_queue(make_user, confirm_badge, publish, settings, now):
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "QUEUED_SWEEP_AFTER": 60}
+    confirm_badge(make_user())
+    stranded = SyncLog.objects.get()
+    SyncLog.objects.filter(pk=stranded.pk).update(created_at=now - outbox.timezone.timedelta(seconds=120))
+    confirm_badge(make_user())  # fresh: left alone
+
+    assert outbox.dispatch_stranded() == 1
+    assert publish.call_args.args == ((stranded.pk,),)
+    stranded.refresh_from_db()
+    assert stranded.dispatched_at is not None
+    assert outbox.dispatch_stranded() == 0  # not sent again until another sweep interval passes
