@@ -55,7 +55,7 @@ _TYPED_FIELDS = [
 _LOOKALIKE_TAGS = [
     "badge-maker-speaker", "badge-maker-volunteer", "Badge Maker Beta", "old-badge-maker",
     "Event: pycon", "event:pycon-2019", "Event: PyCon 2019", "event: pycon (cancelled)",
-] + [f"badge-maker-{year}" for year in range(2012, 2025)]
+] + [f"badge-maker-{year}" for year in range(2005, 2025)]
 _OTHER_TAGS = ["newsletter", "VIP", "VIP 2024", "speaker", "sponsor", "imported", "do-not-email"]
 
 _LOOKALIKE_LISTS = [

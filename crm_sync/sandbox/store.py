@@ -1,0 +1,372 @@
+"""The sandbox's state in its own SQLite file; the only module that speaks SQL.
+
+One connection, guarded by one lock: every API request runs inside
+``Store.transaction()``, so requests are applied one at a time and each sees a
+consistent state. The file is in WAL mode with a busy timeout so that other
+processes (a developer's ``sqlite3`` shell, a second reader) never make the
+server see "database is locked".
+
+Ids come from the ``counters`` table, which a reset never wipes: an id, once
+handed out, is never handed out again (deleting a contact does not free it).
+"""
+
+import contextlib
+import datetime
+import hashlib
+import json
+import sqlite3
+import threading
+
+try:
+    from zoneinfo import ZoneInfo
+
+    _ACCOUNT_TZ = ZoneInfo("America/Chicago")
+except Exception:  # no tz database on this machine: a fixed offset will do
+    _ACCOUNT_TZ = datetime.timezone(datetime.timedelta(hours=-5))
+
+# Data tables, wiped by a reset. ``counters`` is deliberately not among them.
+_DATA_TABLES = (
+    "bulk_batches", "contact_lists", "contact_tags", "field_values", "contacts",
+    "field_options", "fields", "tags", "lists",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS contacts (
+    id INTEGER PRIMARY KEY, email TEXT NOT NULL, email_lower TEXT NOT NULL UNIQUE,
+    first_name TEXT NOT NULL DEFAULT '', last_name TEXT NOT NULL DEFAULT '',
+    phone TEXT NOT NULL DEFAULT '', cdate TEXT NOT NULL, udate TEXT NOT NULL,
+    automations_excluded INTEGER);
+CREATE TABLE IF NOT EXISTS fields (
+    id INTEGER PRIMARY KEY, title TEXT NOT NULL, perstag TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL, ordernum INTEGER NOT NULL, cdate TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS field_options (
+    id INTEGER PRIMARY KEY, field_id INTEGER NOT NULL, label TEXT NOT NULL,
+    value TEXT NOT NULL, orderid INTEGER NOT NULL, cdate TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS field_values (
+    id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, field_id INTEGER NOT NULL,
+    value TEXT NOT NULL, cdate TEXT NOT NULL, udate TEXT NOT NULL,
+    UNIQUE (contact_id, field_id));
+CREATE TABLE IF NOT EXISTS tags (
+    id INTEGER PRIMARY KEY, tag TEXT NOT NULL, tag_lower TEXT NOT NULL UNIQUE,
+    tag_type TEXT NOT NULL, description TEXT NOT NULL, cdate TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contact_tags (
+    id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, tag_id INTEGER NOT NULL,
+    cdate TEXT NOT NULL, UNIQUE (contact_id, tag_id));
+CREATE TABLE IF NOT EXISTS lists (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, stringid TEXT NOT NULL UNIQUE, cdate TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contact_lists (
+    id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, list_id INTEGER NOT NULL,
+    status INTEGER NOT NULL, sourceid INTEGER NOT NULL, sdate TEXT NOT NULL, udate TEXT NOT NULL,
+    UNIQUE (contact_id, list_id));
+CREATE TABLE IF NOT EXISTS bulk_batches (
+    id TEXT PRIMARY KEY, status TEXT NOT NULL, contacts TEXT NOT NULL, due_at REAL NOT NULL,
+    success TEXT, failure TEXT);
+"""
+
+
+def now_text():
+    """The current time as AC writes it: ISO 8601 in the account's timezone."""
+    return datetime.datetime.now(_ACCOUNT_TZ).replace(microsecond=0).isoformat()
+
+
+def to_account_timezone(moment):
+    """An aware datetime shifted into the account's timezone, as AC stores datetimes."""
+    return moment.astimezone(_ACCOUNT_TZ).isoformat()
+
+
+def email_hash(email):
+    return hashlib.md5(email.lower().encode()).hexdigest()
+
+
+class Store:
+    """Rows of the emulated account. Call data methods inside ``transaction()``."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.lock = threading.RLock()
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves in transaction().
+        self.db = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.executescript(_SCHEMA)
+
+    def close(self):
+        with self.lock:
+            self.db.close()
+
+    @contextlib.contextmanager
+    def transaction(self):
+        """Hold the write lock and one SQLite transaction; roll back on error."""
+        with self.lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # -- ids and seeding ---------------------------------------------------
+
+    def next_id(self, kind, step=1):
+        row = self.db.execute("SELECT last FROM counters WHERE kind = ?", (kind,)).fetchone()
+        new = (row["last"] if row else 0) + step
+        self.db.execute(
+            "INSERT INTO counters (kind, last) VALUES (?, ?) "
+            "ON CONFLICT(kind) DO UPDATE SET last = excluded.last", (kind, new))
+        return new
+
+    def is_seeded(self):
+        return self.db.execute("SELECT COUNT(*) FROM fields").fetchone()[0] > 0
+
+    def wipe_and_seed(self, plan, rng):
+        """Replace all data with ``plan`` (from ``seed.build_plan``), under fresh ids.
+
+        Every id kind jumps ahead by a random offset, so ids differ between
+        seeds, and kinds rarely share ids (a client confusing a tag id with a
+        contactTag id then fails loudly).
+        """
+        for table in _DATA_TABLES:
+            self.db.execute(f"DELETE FROM {table}")
+        for kind in ("contact", "field", "field_option", "field_value", "tag",
+                     "contact_tag", "list", "contact_list"):
+            self.next_id(kind, rng.randint(100, 999))
+        now = now_text()
+        for ordernum, field in enumerate(plan["fields"], start=1):
+            field_id = self.next_id("field", rng.randint(1, 3))
+            self.db.execute(
+                "INSERT INTO fields (id, title, perstag, type, ordernum, cdate) VALUES (?, ?, ?, ?, ?, ?)",
+                (field_id, field["title"], field["perstag"], field["type"], ordernum, now))
+            for orderid, label in enumerate(field["options"], start=1):
+                # Option values equal their labels, as for fields made in AC's UI.
+                self.db.execute(
+                    "INSERT INTO field_options (id, field_id, label, value, orderid, cdate) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (self.next_id("field_option"), field_id, label, label, orderid, now))
+        for item in plan["lists"]:
+            self.db.execute(
+                "INSERT INTO lists (id, name, stringid, cdate) VALUES (?, ?, ?, ?)",
+                (self.next_id("list", rng.randint(1, 3)), item["name"], item["stringid"], now))
+        for item in plan["tags"]:
+            self.insert_tag(item["tag"], "contact", "", tag_id=self.next_id("tag", rng.randint(1, 3)))
+
+    # -- contacts ----------------------------------------------------------
+
+    def get_contact(self, contact_id):
+        return self.db.execute("SELECT * FROM contacts WHERE id = ?", (contact_id,)).fetchone()
+
+    def find_contact_by_email(self, email):
+        return self.db.execute(
+            "SELECT * FROM contacts WHERE email_lower = ?", (email.lower(),)).fetchone()
+
+    def list_contacts(self, email=None, email_like=None, limit=20, offset=0):
+        """``(rows, total)`` ordered by id; ``email`` is exact, ``email_like`` contains."""
+        where, args = [], []
+        if email is not None:
+            where.append("email_lower = ?")
+            args.append(email.lower())
+        if email_like is not None:
+            where.append("instr(email_lower, ?) > 0")
+            args.append(email_like.lower())
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        total = self.db.execute(f"SELECT COUNT(*) FROM contacts {clause}", args).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT * FROM contacts {clause} ORDER BY id LIMIT ? OFFSET ?", args + [limit, offset]).fetchall()
+        return rows, total
+
+    def insert_contact(self, email):
+        contact_id = self.next_id("contact")
+        now = now_text()
+        self.db.execute(
+            "INSERT INTO contacts (id, email, email_lower, cdate, udate) VALUES (?, ?, ?, ?, ?)",
+            (contact_id, email, email.lower(), now, now))
+        return contact_id
+
+    def update_contact(self, contact_id, attributes):
+        """Write ``attributes`` (keys: email, first_name, last_name, phone, automations_excluded)."""
+        changes = dict(attributes)
+        if "email" in changes:
+            changes["email_lower"] = changes["email"].lower()
+        changes["udate"] = now_text()
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self.db.execute(f"UPDATE contacts SET {assignments} WHERE id = ?", [*changes.values(), contact_id])
+
+    def touch_contact(self, contact_id):
+        self.db.execute("UPDATE contacts SET udate = ? WHERE id = ?", (now_text(), contact_id))
+
+    def delete_contact(self, contact_id):
+        for table in ("field_values", "contact_tags", "contact_lists"):
+            self.db.execute(f"DELETE FROM {table} WHERE contact_id = ?", (contact_id,))
+        self.db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+
+    # -- fields and values -------------------------------------------------
+
+    def get_field(self, field_id):
+        return self.db.execute("SELECT * FROM fields WHERE id = ?", (field_id,)).fetchone()
+
+    def list_fields(self, perstag=None, limit=20, offset=0):
+        clause, args = ("WHERE perstag = ?", [perstag]) if perstag is not None else ("", [])
+        total = self.db.execute(f"SELECT COUNT(*) FROM fields {clause}", args).fetchone()[0]
+        rows = self.db.execute(
+            f"SELECT * FROM fields {clause} ORDER BY id LIMIT ? OFFSET ?", args + [limit, offset]).fetchall()
+        return rows, total
+
+    def field_options(self, field_ids):
+        marks = ",".join("?" * len(field_ids))
+        return self.db.execute(
+            f"SELECT * FROM field_options WHERE field_id IN ({marks}) ORDER BY field_id, orderid",
+            list(field_ids)).fetchall()
+
+    def option_values(self, field_id):
+        return [row["value"] for row in self.field_options([field_id])]
+
+    def field_values_for(self, contact_id):
+        return self.db.execute(
+            "SELECT * FROM field_values WHERE contact_id = ? ORDER BY id", (contact_id,)).fetchall()
+
+    def get_field_value(self, field_value_id):
+        return self.db.execute("SELECT * FROM field_values WHERE id = ?", (field_value_id,)).fetchone()
+
+    def set_field_value(self, contact_id, field_id, value):
+        """Create or overwrite the contact's value for the field; return its row."""
+        now = now_text()
+        existing = self.db.execute(
+            "SELECT id FROM field_values WHERE contact_id = ? AND field_id = ?", (contact_id, field_id)).fetchone()
+        if existing:
+            self.db.execute("UPDATE field_values SET value = ?, udate = ? WHERE id = ?", (value, now, existing["id"]))
+            value_id = existing["id"]
+        else:
+            value_id = self.next_id("field_value")
+            self.db.execute(
+                "INSERT INTO field_values (id, contact_id, field_id, value, cdate, udate) VALUES (?, ?, ?, ?, ?, ?)",
+                (value_id, contact_id, field_id, value, now, now))
+        return self.get_field_value(value_id)
+
+    # -- tags --------------------------------------------------------------
+
+    def all_tags(self):
+        return self.db.execute("SELECT * FROM tags ORDER BY id").fetchall()
+
+    def get_tag(self, tag_id):
+        return self.db.execute("SELECT * FROM tags WHERE id = ?", (tag_id,)).fetchone()
+
+    def find_tag_ci(self, name):
+        return self.db.execute("SELECT * FROM tags WHERE tag_lower = ?", (name.lower(),)).fetchone()
+
+    def insert_tag(self, name, tag_type, description, tag_id=None):
+        tag_id = tag_id or self.next_id("tag")
+        self.db.execute(
+            "INSERT INTO tags (id, tag, tag_lower, tag_type, description, cdate) VALUES (?, ?, ?, ?, ?, ?)",
+            (tag_id, name, name.lower(), tag_type, description, now_text()))
+        return self.get_tag(tag_id)
+
+    def contact_tags_for(self, contact_id):
+        return self.db.execute(
+            "SELECT * FROM contact_tags WHERE contact_id = ? ORDER BY id", (contact_id,)).fetchall()
+
+    def get_contact_tag(self, contact_tag_id):
+        return self.db.execute("SELECT * FROM contact_tags WHERE id = ?", (contact_tag_id,)).fetchone()
+
+    def find_contact_tag(self, contact_id, tag_id):
+        return self.db.execute(
+            "SELECT * FROM contact_tags WHERE contact_id = ? AND tag_id = ?", (contact_id, tag_id)).fetchone()
+
+    def insert_contact_tag(self, contact_id, tag_id):
+        contact_tag_id = self.next_id("contact_tag")
+        self.db.execute(
+            "INSERT INTO contact_tags (id, contact_id, tag_id, cdate) VALUES (?, ?, ?, ?)",
+            (contact_tag_id, contact_id, tag_id, now_text()))
+        return self.get_contact_tag(contact_tag_id)
+
+    def delete_contact_tag(self, contact_tag_id):
+        self.db.execute("DELETE FROM contact_tags WHERE id = ?", (contact_tag_id,))
+
+    # -- lists -------------------------------------------------------------
+
+    def all_lists(self):
+        return self.db.execute("SELECT * FROM lists ORDER BY id").fetchall()
+
+    def get_list(self, list_id):
+        return self.db.execute("SELECT * FROM lists WHERE id = ?", (list_id,)).fetchone()
+
+    def contact_lists_for(self, contact_id):
+        return self.db.execute(
+            "SELECT * FROM contact_lists WHERE contact_id = ? ORDER BY id", (contact_id,)).fetchall()
+
+    def find_contact_list(self, contact_id, list_id):
+        return self.db.execute(
+            "SELECT * FROM contact_lists WHERE contact_id = ? AND list_id = ?", (contact_id, list_id)).fetchone()
+
+    def set_contact_list(self, contact_id, list_id, status, sourceid=0):
+        """Create or update the contact's membership of the list; return its row."""
+        now = now_text()
+        existing = self.find_contact_list(contact_id, list_id)
+        if existing:
+            self.db.execute(
+                "UPDATE contact_lists SET status = ?, sourceid = ?, udate = ? WHERE id = ?",
+                (status, sourceid, now, existing["id"]))
+            row_id = existing["id"]
+        else:
+            row_id = self.next_id("contact_list")
+            self.db.execute(
+                "INSERT INTO contact_lists (id, contact_id, list_id, status, sourceid, sdate, udate) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)", (row_id, contact_id, list_id, status, sourceid, now, now))
+        return self.db.execute("SELECT * FROM contact_lists WHERE id = ?", (row_id,)).fetchone()
+
+    # -- bulk import batches ----------------------------------------------
+
+    def insert_batch(self, batch_id, contacts, due_at):
+        self.db.execute(
+            "INSERT INTO bulk_batches (id, status, contacts, due_at) VALUES (?, 'queued', ?, ?)",
+            (batch_id, json.dumps(contacts), due_at))
+
+    def get_batch(self, batch_id):
+        return self.db.execute("SELECT * FROM bulk_batches WHERE id = ?", (batch_id,)).fetchone()
+
+    def due_batches(self, now):
+        return self.db.execute(
+            "SELECT * FROM bulk_batches WHERE status = 'queued' AND due_at <= ? ORDER BY due_at", (now,)).fetchall()
+
+    def complete_batch(self, batch_id, success_ids, failure_emails):
+        self.db.execute(
+            "UPDATE bulk_batches SET status = 'completed', success = ?, failure = ? WHERE id = ?",
+            (json.dumps(success_ids), json.dumps(failure_emails), batch_id))
+
+    # -- whole-state views for the control API and the HTML page -----------
+
+    def dump_contacts(self):
+        """Every contact with its values by perstag, tag names and list statuses."""
+        perstags = {row["id"]: row["perstag"] for row in self.db.execute("SELECT id, perstag FROM fields")}
+        tag_names = {row["id"]: row["tag"] for row in self.db.execute("SELECT id, tag FROM tags")}
+        stringids = {row["id"]: row["stringid"] for row in self.db.execute("SELECT id, stringid FROM lists")}
+        contacts = []
+        for row in self.db.execute("SELECT * FROM contacts ORDER BY id").fetchall():
+            excluded = row["automations_excluded"]
+            contacts.append({
+                "id": str(row["id"]),
+                "email": row["email"],
+                "firstName": row["first_name"],
+                "lastName": row["last_name"],
+                "phone": row["phone"],
+                "fields": {perstags[v["field_id"]]: v["value"] for v in self.field_values_for(row["id"])},
+                "tags": [tag_names[t["tag_id"]] for t in self.contact_tags_for(row["id"])],
+                "lists": {stringids[m["list_id"]]: m["status"] for m in self.contact_lists_for(row["id"])},
+                "created": row["cdate"],
+                "updated": row["udate"],
+                "automations_excluded": None if excluded is None else bool(excluded),
+            })
+        return contacts
+
+    def catalog(self):
+        fields = self.db.execute("SELECT * FROM fields ORDER BY id").fetchall()
+        options = {}
+        for option in self.db.execute("SELECT * FROM field_options ORDER BY field_id, orderid"):
+            options.setdefault(option["field_id"], []).append(option["value"])
+        return {
+            "fields": [{"id": str(f["id"]), "title": f["title"], "perstag": f["perstag"], "type": f["type"],
+                        "options": options.get(f["id"], [])} for f in fields],
+            "tags": [{"id": str(t["id"]), "name": t["tag"]} for t in self.all_tags()],
+            "lists": [{"id": str(l["id"]), "name": l["name"], "stringid": l["stringid"]} for l in self.all_lists()],
+        }
