@@ -18,7 +18,7 @@ def home(request):
 
 
 @login_required
-def badge(request, slug):
+def badge_page(request, slug):
     event = get_object_or_404(Event, slug=slug)
     badge = Badge.objects.filter(user=request.user, event=event).first()
     if badge is None:

@@ -82,3 +82,10 @@ def test_log_out_is_a_post(attendee_client):
 
     assert response.url == reverse("badges:home")
     assert "_auth_user_id" not in attendee_client.session
+
+
+def test_log_in_refuses_a_nul_character(client, attendee):
+    response = client.post(reverse("accounts:login"), {"username": "ada@example.com\x00", "password": PASSWORD})
+
+    assert "Null characters are not allowed." in response.context["form"].errors["username"]
+    assert "_auth_user_id" not in client.session
