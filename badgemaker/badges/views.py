@@ -28,7 +28,7 @@ def badge_page(request, slug):
     if request.method == "POST":
         about_form = AboutYouForm(request.POST, instance=user)
         badge_form = BadgeForm(request.POST, request.FILES, instance=badge)
-        if about_form.is_valid() and badge_form.is_valid():
+        if all([about_form.is_valid(), badge_form.is_valid()]):  # both checked, so both show their errors
             with transaction.atomic():
                 about_form.save()
                 badge_form.save()  # a confirmed badge stays confirmed; confirming again is allowed
