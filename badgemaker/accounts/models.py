@@ -41,7 +41,9 @@ class User(AbstractUser):
 
     def save(self, *args, **kwargs):
         self.email = (self.email or "").strip()
-        if not self.username:
+        # The email is the login: keep the username equal to it, so that a
+        # changed email logs in at once and frees the old address.
+        if self.email:
             self.username = self.email.lower()[:150]
         super().save(*args, **kwargs)
 

@@ -1,0 +1,123 @@
+"""Start everything a newcomer needs on the embedded defaults: the AC
+sandbox, the web app, and a Celery worker with beat, wired together through
+the environment this script sets. Ctrl-C stops them all.
+
+Run it through `scripts/start.sh`, which sets up the virtualenv first.
+"""
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+WEB_PORT = int(os.environ.get("DEMO_WEB_PORT", 8000))
+SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", 8100))
+CONTROL_PORT = int(os.environ.get("DEMO_SANDBOX_CONTROL_PORT", 8101))
+KEY_FILE = ROOT / "var" / "demo-api-key"
+
+
+def port_taken(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status < 500
+    except OSError:
+        return False
+
+
+def demo_api_key():
+    # One random key per checkout, kept in var/ (git-ignored) and never printed.
+    if not KEY_FILE.exists():
+        KEY_FILE.parent.mkdir(exist_ok=True)
+        KEY_FILE.write_text(secrets.token_urlsafe(36))
+    return KEY_FILE.read_text().strip()
+
+
+def main():
+    taken = [f"{name} port {port}" for name, port in
+             (("web", WEB_PORT), ("sandbox", SANDBOX_PORT), ("sandbox control", CONTROL_PORT)) if port_taken(port)]
+    if taken:
+        print(f"Cannot start: {', '.join(taken)} already in use on 127.0.0.1. Stop whatever uses it, or set "
+              "DEMO_WEB_PORT / DEMO_SANDBOX_PORT / DEMO_SANDBOX_CONTROL_PORT.", file=sys.stderr)
+        return 1
+    env = dict(os.environ)
+    env.update({
+        "ACTIVECAMPAIGN_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
+        "ACTIVECAMPAIGN_API_KEY": demo_api_key(),
+        "BADGEMAKER_PUBLIC_URL": f"http://127.0.0.1:{WEB_PORT}",
+        "PYTHONUNBUFFERED": "1",
+    })
+    subprocess.run([PYTHON, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+    logs = ROOT / "var" / "demo-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    commands = {
+        "sandbox": [PYTHON, "manage.py", "ac_sandbox", "--port", str(SANDBOX_PORT),
+                    "--control-port", str(CONTROL_PORT)],
+        "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"],
+        "worker": [PYTHON, "-m", "celery", "-A", "badgemaker", "worker", "--beat", "--loglevel=INFO",
+                   "--concurrency=2", "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
+    }
+    processes = {}
+    try:
+        for name, command in commands.items():
+            log = open(logs / f"{name}.log", "ab")
+            processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                               start_new_session=True)
+        checks = {
+            "sandbox": lambda: answers(f"http://127.0.0.1:{SANDBOX_PORT}/"),
+            "web": lambda: answers(f"http://127.0.0.1:{WEB_PORT}/"),
+            "worker": lambda: " ready." in (logs / "worker.log").read_text(errors="replace"),
+        }
+        deadline = time.monotonic() + 90
+        waiting = set(checks)
+        while waiting and time.monotonic() < deadline:
+            for name in list(waiting):
+                if processes[name].poll() is not None:
+                    print(f"{name} stopped while starting; see {logs / (name + '.log')}", file=sys.stderr)
+                    return 1
+                if checks[name]():
+                    waiting.discard(name)
+            time.sleep(0.3)
+        if waiting:
+            print(f"{', '.join(sorted(waiting))} did not answer within 90 s; see {logs}", file=sys.stderr)
+            return 1
+        print(f"""
+Badge Maker is running (Ctrl-C stops everything).
+
+  Badge Maker        http://127.0.0.1:{WEB_PORT}/
+  Django admin       http://127.0.0.1:{WEB_PORT}/admin/   admin@example.com / badgemaker-demo
+  Sync attempts      http://127.0.0.1:{WEB_PORT}/admin/crm_sync/synclog/
+  AC sandbox         http://127.0.0.1:{SANDBOX_PORT}/   (the contacts "ActiveCampaign" holds)
+  Logs               {logs}/
+""", flush=True)
+        while all(process.poll() is None for process in processes.values()):
+            time.sleep(0.5)
+        stopped = [name for name, process in processes.items() if process.poll() is not None]
+        print(f"{', '.join(stopped)} stopped; see {logs}. Stopping the rest.", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping…")
+        return 0
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
