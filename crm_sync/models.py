@@ -65,6 +65,9 @@ class SyncLog(models.Model):
     api_calls = models.PositiveIntegerField(default=0)
     deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked this row up.")
     task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task running this attempt.")
+    batch_id = models.CharField(
+        max_length=64, blank=True, db_index=True, help_text="AC's bulk import batch, for resync attempts sent in bulk.",
+    )
     lock_token = models.CharField(max_length=64, blank=True, help_text="Its hold on the person's lock.")
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to the broker.")
     not_before = models.DateTimeField(null=True, blank=True, help_text="A queued row waits until then.")

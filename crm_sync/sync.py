@@ -69,12 +69,12 @@ class PersonSync:
         self.log.email = payload.email
         self.log.warnings = payload.warnings
         self.log.payload = {**payload.record(), "tags": payload.tags, "list_status": SUBSCRIBED}
-        contact_due = self.state.sent != payload.record() or not self.state.ac_contact_id
+        contact_due = self.state.sent != payload.record()
         tags_due = not self.state.tags_known or not self._has_tags(payload.tags)
         if not (contact_due or tags_due or self.state.list_status != SUBSCRIBED):
             return Status.SKIPPED, "unchanged since the last successful sync"
 
-        created = self.send_contact(payload) if contact_due else False
+        created = self.send_contact(payload) if contact_due or not self.state.ac_contact_id else False
         self.attach_tags(payload.tags, created)
         if self.state.list_status != SUBSCRIBED:
             self.set_list_status(SUBSCRIBED)
@@ -181,6 +181,16 @@ class PersonSync:
                     return
                 raise
 
+    def _find_contact_id(self):
+        """Look the contact up by email (a person the bulk importer created:
+        its answer gives no ids per email)."""
+        email = (self.state.sent or {}).get("email") or self.log.email
+        found = self.client.get("/contacts", email=email).get("contacts") or []
+        if found:
+            self.state.ac_contact_id = str(found[0]["id"])
+            self.state.save()
+        return self.state.ac_contact_id
+
     # -- list ----------------------------------------------------------------
     def set_list_status(self, status):
         list_id = self.catalog.list_id(crm_setting("LIST_STRINGID"))
@@ -194,7 +204,11 @@ class PersonSync:
     def withdraw(self):
         """Unsubscribe someone who withdrew their opt-in, once; after that
         their contact is no longer updated."""
-        if self.state.list_status == SUBSCRIBED and self.state.ac_contact_id:
+        if self.state.list_status == SUBSCRIBED:
+            if not self.state.ac_contact_id and not self._find_contact_id():
+                self.state.list_status = None  # not in AC at all: nothing to unsubscribe
+                self.state.save()
+                return Status.SKIPPED, "not opted in: not sent to AC"
             self.set_list_status(UNSUBSCRIBED)
             return Status.SUCCESS, "opt-in withdrawn: unsubscribed from the list"
         if self.state.list_status == UNSUBSCRIBED:
