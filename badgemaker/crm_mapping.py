@@ -99,3 +99,27 @@ def person_to_sync(badge):
 def latest_confirmed_badge(user):
     """The badge a profile change is filed under, or None if the person has no confirmed badge."""
     return Badge.objects.filter(user=user, status=Badge.Status.CONFIRMED).order_by("-confirmed_at", "-id").first()
+
+
+def people_changed_since():
+    """(person, latest confirmed badge) for opted-in people with a confirmed
+    badge changed or confirmed after their latest sync attempt, or never
+    attempted at all: what the reconciler must queue, because
+    `queryset.update()`, `loaddata`, raw SQL and data migrations fire no
+    `post_save`. (Such writes must set `confirmed_at`: `updated_at` only
+    moves on `save()`.)"""
+    from django.db.models import F, OuterRef, Q, Subquery
+
+    from crm_sync.models import SyncLog
+
+    last_attempt = SyncLog.objects.filter(user=OuterRef("user")).order_by("-created_at").values("created_at")[:1]
+    changed = (
+        Badge.objects.filter(status=Badge.Status.CONFIRMED, user__crm_opt_in=True)
+        .annotate(last_attempt=Subquery(last_attempt))
+        .filter(Q(last_attempt__isnull=True) | Q(updated_at__gt=F("last_attempt"))
+                | Q(confirmed_at__gt=F("last_attempt")))
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    for user in Badge.user.field.related_model.objects.filter(pk__in=changed).iterator():
+        yield user, latest_confirmed_badge(user)

@@ -99,12 +99,13 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = Path(env("CELERY_FILESYSTEM_BROKER_DIR", default=str(VAR_DIR / "broker")))
-    for _sub in ("queue", "processed"):
+    for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
@@ -133,6 +134,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_sync.tasks.sweep",
         "schedule": env.float("CRM_SYNC_SWEEP_INTERVAL", default=30.0),
     },
+    "crm-sync-reconcile": {
+        "task": "crm_sync.tasks.reconcile",
+        "schedule": env.float("CRM_SYNC_RECONCILE_INTERVAL", default=300.0),
+    },
 }
 
 # --- crm_sync -----------------------------------------------------------
@@ -154,6 +159,10 @@ CRM_SYNC = {
     "CONNECT_TIMEOUT": env.float("CRM_SYNC_CONNECT_TIMEOUT", default=3.05),
     "READ_TIMEOUT": env.float("CRM_SYNC_READ_TIMEOUT", default=10.0),
     "RATE_LIMIT_PER_SECOND": env.float("CRM_SYNC_RATE_LIMIT", default=5.0),
+    "RUNNING_TIMEOUT": env.float("CRM_SYNC_RUNNING_TIMEOUT", default=180.0),
+    "BREAKER_FAILURES": env.int("CRM_SYNC_BREAKER_FAILURES", default=5),
+    "BREAKER_RESET_SECONDS": env.float("CRM_SYNC_BREAKER_RESET", default=30.0),
+    "PAUSED": env.bool("CRM_SYNC_PAUSED", default=False),
 }
 
 LOGGING = {

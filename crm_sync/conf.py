@@ -33,10 +33,38 @@ DEFAULTS = {
     # How long a sync waits for another sync of the same person before rescheduling.
     "PERSON_LOCK_WAIT": 10.0,
     "PERSON_LOCK_TTL": 180.0,
+    # Circuit breaker: open after this many failures in a row; probe AC once per interval.
+    "BREAKER_FAILURES": 5,
+    "BREAKER_RESET_SECONDS": 30.0,
+    # A row delivered to workers that died this many times in a row stops as `poison`.
+    "POISON_AFTER": 5,
+    # A row `running` for longer than this (the task's hard time limit plus a margin) lost its worker.
+    "RUNNING_TIMEOUT": 180.0,
+    # Pause sending without losing anything (also switchable at run time: crm_sync_status --pause).
+    "PAUSED": False,
     # The list attendees who opt in are subscribed to, by its stringid.
     "LIST_STRINGID": "badge-maker-attendees",
     # Characters of AC's answer kept per request in a SyncLog row.
     "LOG_BODY_LIMIT": 2000,
+    # -- admin and dashboard (docs/admin.md) ------------------------------
+    # Lookups from a SyncLog row into the host project's models. Badge Maker's
+    # values are the defaults; another project names its own.
+    "ADMIN_EVENT_FIELD": "badge__event",
+    "ADMIN_SEARCH_FIELDS": ("email", "user__first_name", "user__last_name", "badge__badge_name"),
+    # On the badge model: its person, and when it was confirmed (a badge counts
+    # as confirmed once this is set). On the person: the opt-in flag.
+    "BADGE_PERSON_FIELD": "user",
+    "BADGE_CONFIRMED_AT_FIELD": "confirmed_at",
+    "PERSON_OPT_IN_FIELD": "crm_opt_in",
+    # The organisers' targets shown next to the dashboard's figures.
+    "DASHBOARD_COMPLETENESS_TARGET": 0.95,
+    "DASHBOARD_OPT_IN_TARGET": 0.90,
+    # -- keeping data in check --------------------------------------------
+    # SyncLog rows are deleted after this many days, and their personal
+    # values blanked after REDACT_AFTER_DAYS; both run daily (retention.py).
+    "LOG_RETENTION_DAYS": 90,
+    "REDACT_AFTER_DAYS": 30,
+    "PURGE_BATCH_SIZE": 500,
 }
 
 

@@ -5,6 +5,8 @@ It lives in Redis when `CRM_SYNC["REDIS_URL"]` is set (the default when the
 broker is Redis) and in the database otherwise, so the embedded demo setup
 keeps the same guarantees with no server installed.
 """
+import json
+import logging
 import time
 import uuid
 from functools import lru_cache
@@ -12,6 +14,8 @@ from functools import lru_cache
 from django.db import IntegrityError, transaction
 
 from .conf import crm_setting
+
+logger = logging.getLogger("crm_sync")
 
 # Reserve the next request slot: returns "<seconds to wait>:<1 if reserved>".
 # Redis's own clock is used so that workers on several hosts agree.
@@ -51,6 +55,13 @@ class RedisCoordination:
 
     def release_lock(self, name, token):
         self._release(keys=[f"crm_sync:lock:{name}"], args=[token])
+
+    def get_state(self, name):
+        raw = self.redis.get(f"crm_sync:state:{name}")
+        return json.loads(raw) if raw else None
+
+    def set_state(self, name, data):
+        self.redis.set(f"crm_sync:state:{name}", json.dumps(data))
 
 
 class DatabaseCoordination:
@@ -95,6 +106,30 @@ class DatabaseCoordination:
 
         Lease.objects.filter(name=name, token=token).delete()
 
+    def get_state(self, name):
+        from .models import SharedState
+
+        found = SharedState.objects.filter(name=name).values_list("data", flat=True).first()
+        return found or None
+
+    def set_state(self, name, data):
+        from .models import SharedState
+
+        SharedState.objects.update_or_create(name=name, defaults={"data": data})
+
+
+_last_logged = {}
+
+
+def log_event(event, once_per=0, **fields):
+    """A structured warning for operators: `crm_sync event={...json...}`.
+    `once_per` seconds keeps a noisy event (a saturated limiter) to one line."""
+    now = time.monotonic()
+    if once_per and now - _last_logged.get(event, -once_per) < once_per:
+        return
+    _last_logged[event] = now
+    logger.warning("crm_sync %s", json.dumps({"event": event, **fields}, default=str))
+
 
 @lru_cache(maxsize=4)
 def _coordination_for(redis_url):
@@ -132,6 +167,7 @@ class AccountRateLimiter:
     def wait_for_slot(self):
         wait, reserved = coordination().reserve_slot(self.name, self.interval, self.max_wait)
         if not reserved:
+            log_event("limiter_saturated", wait_seconds=round(wait, 2), once_per=30)
             raise RateLimitWait(wait)
         if wait > 0:
             time.sleep(wait)

@@ -25,6 +25,7 @@ class SyncLog(models.Model):
         SIGNAL = "signal", "Badge or profile saved"
         ADMIN = "admin", "Retried from the admin"
         RESYNC = "resync", "Resync command"
+        RECONCILE = "reconcile", "Found by the reconciler"
 
     class Category(models.TextChoices):
         NETWORK = "network", "Network error or timeout"
@@ -35,6 +36,7 @@ class SyncLog(models.Model):
         CONFLICT = "conflict", "Email belongs to another AC contact"
         CONFIGURATION = "configuration", "Configuration (API key, field or list missing)"
         WORKER_LOST = "worker_lost", "The worker died during the attempt"
+        POISON = "poison", "Kept killing workers; stopped"
         INTERNAL = "internal", "Internal error in crm_sync"
 
     user = models.ForeignKey(
@@ -75,6 +77,9 @@ class SyncLog(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the personal values of this row were blanked (retention.py).",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -166,3 +171,15 @@ class RateSlot(models.Model):
     name = models.CharField(max_length=200, unique=True)
     next_at = models.FloatField(default=0.0, help_text="Unix time.")
 
+
+
+class SharedState(models.Model):
+    """Small named values every process must agree on: the pause switch, and
+    the circuit breaker's state when there is no Redis."""
+
+    name = models.CharField(max_length=200, unique=True)
+    data = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.name

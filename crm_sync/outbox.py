@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .conf import crm_setting
-from .models import SyncLog
+from .models import SharedState, SyncLog
+from .sync import close_lost_attempts, is_paused
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,18 @@ def dispatch(log_id, countdown=None):
     return True
 
 
+def sweep():
+    """Recover every stranded row (beat runs this): close attempts whose
+    worker died, then dispatch queued rows overdue by a sweep age. Returns
+    (closed, dispatched)."""
+    if is_paused():
+        return 0, 0
+    follow_ups = close_lost_attempts()
+    for follow_up in follow_ups:
+        dispatch(follow_up.log.pk, countdown=follow_up.countdown or None)
+    return len(follow_ups), dispatch_stranded()
+
+
 def dispatch_stranded():
     """Dispatch rows still queued a while after they were due. Returns how many."""
     cutoff = timezone.now() - timezone.timedelta(seconds=crm_setting("QUEUED_SWEEP_AFTER"))
@@ -64,3 +77,41 @@ def dispatch_stranded():
             break
         sent += 1
     return sent
+
+
+def reconcile():
+    """Queue a sync for opted-in people whose confirmed badge changed after
+    their last attempt and who have none pending: changes that never fired
+    `post_save` (`queryset.update()`, `loaddata`, raw SQL, data migrations).
+    Returns how many were queued."""
+    from .mapping import mapping_module
+
+    queued = 0
+    for user, badge in mapping_module().people_changed_since():
+        if SyncLog.objects.filter(user=user, status__in=[SyncLog.Status.QUEUED, SyncLog.Status.RUNNING]).exists():
+            continue
+        queue_sync(user, badge=badge, trigger=SyncLog.Trigger.RECONCILE)
+        queued += 1
+    return queued
+
+
+def pause(reason=""):
+    """Keep queueing, stop sending (an AC maintenance window)."""
+    SharedState.objects.update_or_create(name="paused", defaults={"data": {"on": True, "reason": reason,
+                                                                          "since": timezone.now().isoformat()}})
+
+
+def resume():
+    """Send again: dispatch everything that queued up meanwhile. Returns how many."""
+    SharedState.objects.filter(name="paused").delete()
+    sent = 0
+    for log_id in SyncLog.objects.filter(status=SyncLog.Status.QUEUED).order_by("pk").values_list("pk", flat=True):
+        if not dispatch(log_id):
+            break
+        sent += 1
+    return sent
+
+
+def pause_state():
+    return (SharedState.objects.filter(name="paused").values_list("data", flat=True).first()
+            or ({"on": True, "reason": "CRM_SYNC['PAUSED'] setting"} if crm_setting("PAUSED") else {"on": False}))

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from .activecampaign.breaker import CircuitBreaker, CircuitOpen
 from .activecampaign.catalog import Catalog
 from .activecampaign.client import ActiveCampaignClient
-from .activecampaign.errors import ACError, Conflict, NotFound, TransientError, ValidationFailed
+from .activecampaign.errors import ACError, ConfigurationError, Conflict, NotFound, TransientError, ValidationFailed
 from .conf import ac_account, crm_setting
-from .coordination import AccountRateLimiter, RateLimitWait, coordination
+from .coordination import AccountRateLimiter, RateLimitWait, coordination, log_event
 from .mapping import build_contact_payload, mapping_module
-from .models import ContactState, SyncLog
+from .models import ContactState, SyncLog, SharedState
 
 logger = logging.getLogger(__name__)
 Status = SyncLog.Status
@@ -72,6 +73,8 @@ class PersonSync:
         contact_due = self.state.sent != payload.record()
         tags_due = not self.state.tags_known or not self._has_tags(payload.tags)
         if not (contact_due or tags_due or self.state.list_status != SUBSCRIBED):
+            self.state.last_success_at = timezone.now()  # verified in step: the reconciler leaves them alone
+            self.state.save(update_fields=["last_success_at", "updated_at"])
             return Status.SKIPPED, "unchanged since the last successful sync"
 
         created = self.send_contact(payload) if contact_due or not self.state.ac_contact_id else False
@@ -220,6 +223,8 @@ class PersonSync:
 def run_sync(log_id, task_id=""):
     """Run the attempt recorded by SyncLog row `log_id`. Returns a `Next` to
     dispatch (a retry, or the same row rescheduled), or None."""
+    if is_paused():
+        return None  # the row stays queued; resuming dispatches it
     log, follow_up = _claim(log_id, task_id)
     if log is None:
         return follow_up
@@ -249,12 +254,52 @@ def _claim(log_id, task_id):
             if log.lock_token:
                 coordination().release_lock(f"person:{log.user_id}", log.lock_token)
             _finish(log, Status.FAILED, "worker_lost", "the worker running this attempt stopped before it finished")
-            return None, _next_attempt(log)
+            return None, _after_worker_lost(log)
         now = timezone.now()
         log.status, log.started_at, log.task_id = Status.RUNNING, now, task_id
         log.deliveries += 1
         log.save(update_fields=["status", "started_at", "task_id", "deliveries"])
     return log, None
+
+
+def _after_worker_lost(log):
+    """The next attempt, unless this person's attempts keep killing workers."""
+    recent = SyncLog.objects.filter(user_id=log.user_id).order_by("-id")[: crm_setting("POISON_AFTER")]
+    lost = [row for row in recent if row.error_category == "worker_lost"]
+    if len(lost) >= crm_setting("POISON_AFTER"):
+        log.error_category = "poison"
+        log.error_message = f"stopped: {len(lost)} attempts in a row lost their worker; needs a human"
+        log.retry_at = None
+        log.save(update_fields=["error_category", "error_message", "retry_at"])
+        log_event("poison", sync_log=log.pk, person=log.user_id)
+        return None
+    return _next_attempt(log)
+
+
+def close_lost_attempts():
+    """Close rows `running` for longer than any attempt can take (their
+    worker was killed) and queue the next attempt. Returns the rows to dispatch."""
+    cutoff = timezone.now() - timezone.timedelta(seconds=crm_setting("RUNNING_TIMEOUT"))
+    follow_ups = []
+    for log_id in SyncLog.objects.filter(status=Status.RUNNING, started_at__lt=cutoff).values_list("pk", flat=True):
+        with transaction.atomic():
+            log = SyncLog.objects.select_for_update().filter(pk=log_id, status=Status.RUNNING).first()
+            if log is None:
+                continue
+            if log.lock_token:
+                coordination().release_lock(f"person:{log.user_id}", log.lock_token)
+            _finish(log, Status.FAILED, "worker_lost", "no word from the worker running this attempt; presumed dead")
+            follow_up = _after_worker_lost(log)
+        if follow_up:
+            follow_ups.append(follow_up)
+    return follow_ups
+
+
+def is_paused():
+    """The pause switch: the setting, or the flag set by `crm_sync_status --pause`."""
+    if crm_setting("PAUSED"):
+        return True
+    return bool((SharedState.objects.filter(name="paused").values_list("data", flat=True).first() or {}).get("on"))
 
 
 def _lock_person(name):
@@ -274,16 +319,29 @@ def _attempt(log):
     recorder = []
     client = None
     try:
+        breaker = CircuitBreaker(account_url)
         client = ActiveCampaignClient(
-            account_url, api_key, limiter=AccountRateLimiter(account_url), recorder=recorder,
+            account_url, api_key, limiter=AccountRateLimiter(account_url), breaker=breaker, recorder=recorder,
         )
         status, message = PersonSync(log, client, account_url).run()
     except RateLimitWait as wait:
         log.requests = log.requests + recorder
         return _reschedule(log, wait.wait, "waiting for the account's rate limit")
+    except CircuitOpen as wait:
+        log.requests = log.requests + recorder
+        # Spread the wake-ups over one interval so the backlog doesn't return at once.
+        return _reschedule(log, wait.wait + random.uniform(0, breaker.reset_seconds), str(wait))
     except ACError as error:
         log.requests = log.requests + recorder
+        refused_key = isinstance(error, ConfigurationError) and error.status in (401, 403)
+        if (error.retryable or refused_key) and breaker.is_open():
+            # An outage or a refused key, not this person's fault: wait without spending the attempt.
+            state = breaker.state()
+            return _reschedule(log, max(1.0, state["until"] - time.time()) + random.uniform(0, breaker.reset_seconds),
+                               f"waiting: circuit breaker open ({state['reason']}): {error}")
         _finish(log, Status.FAILED, error.category, str(error), retry=error.retryable)
+        if error.retryable and log.attempt >= crm_setting("MAX_ATTEMPTS"):
+            log_event("retries_exhausted", sync_log=log.pk, person=log.user_id, category=error.category)
         return _next_attempt(log) if error.retryable and log.attempt < crm_setting("MAX_ATTEMPTS") else None
     except Exception as error:  # a bug or a database blip: record it, retry like a transient error
         logger.exception("crm_sync attempt %s crashed", log.pk)

@@ -2,7 +2,8 @@
 asks for. Arguments are ids only, never personal data (task results are stored)."""
 from celery import shared_task
 
-from .outbox import dispatch, dispatch_stranded
+from . import outbox
+from .outbox import dispatch
 from .sync import run_sync
 
 
@@ -16,5 +17,11 @@ def sync_person(self, log_id):
 
 @shared_task(ignore_result=True)
 def sweep():
-    """Beat: dispatch rows that never reached a worker."""
-    return dispatch_stranded()
+    """Beat: recover rows whose worker died and rows that never reached a worker."""
+    outbox.sweep()
+
+
+@shared_task(ignore_result=True)
+def reconcile():
+    """Beat: queue people whose badge changed without a post_save."""
+    outbox.reconcile()

@@ -13,7 +13,9 @@ import requests
 
 from .. import __version__
 from ..conf import crm_setting
+from .breaker import CONFIGURATION, OUTAGE
 from .errors import (
+    ACError,
     BadResponse,
     ConfigurationError,
     NotFound,
@@ -83,14 +85,16 @@ class ActiveCampaignClient:
 
     `recorder`, if given, is a list that receives one dict per request
     (method, path, body sent, status, AC's answer truncated, milliseconds).
-    `limiter` is called before each request (see coordination.AccountRateLimiter).
+    `limiter` is called before each request (see coordination.AccountRateLimiter),
+    and `breaker` (see breaker.CircuitBreaker) hears how each one went.
     """
 
-    def __init__(self, account_url, api_key, *, limiter=None, recorder=None):
+    def __init__(self, account_url, api_key, *, limiter=None, breaker=None, recorder=None):
         if not api_key:
             raise ConfigurationError("ACTIVECAMPAIGN_API_KEY is not set")
         self.base = api_base(account_url)
         self.limiter = limiter
+        self.breaker = breaker
         self.recorder = recorder if recorder is not None else []
         self.timeout = (crm_setting("CONNECT_TIMEOUT"), crm_setting("READ_TIMEOUT"))
         self.session = requests.Session()
@@ -124,8 +128,30 @@ class ActiveCampaignClient:
                 time.sleep(wait)
 
     def _send(self, method, path, json_body, params):
+        probe = self.breaker.before_request() if self.breaker else False
         if self.limiter is not None:
             self.limiter.wait_for_slot()
+        try:
+            body = self._exchange(method, path, json_body, params)
+        except RateLimited:
+            raise  # AC answered: it is up, just busy
+        except TransientError as error:
+            if self.breaker:
+                self.breaker.record_failure(OUTAGE, str(error), probe)
+            raise
+        except ConfigurationError as error:
+            if self.breaker and error.status in (401, 403):
+                self.breaker.record_failure(CONFIGURATION, str(error), probe)
+            raise
+        except ACError:
+            if self.breaker:
+                self.breaker.record_success()
+            raise
+        if self.breaker:
+            self.breaker.record_success()
+        return body
+
+    def _exchange(self, method, path, json_body, params):
         url = self.base + path
         shown_path = "/api/3" + path + (("?" + urlencode(params)) if params else "")
         record = {"method": method, "path": shown_path, "body": json_body, "status": None, "response": ""}

@@ -6,6 +6,7 @@ import pytest
 import requests
 import responses
 
+from crm_sync.activecampaign.breaker import CircuitBreaker
 from crm_sync.models import ContactState, SyncLog
 from crm_sync.sync import run_sync
 from tests.conftest import API_KEY
@@ -291,12 +292,40 @@ def test_a_422_fails_at_once_with_acs_reason(ac, make_user, confirm_badge):
     assert log.retry_at is None and not SyncLog.objects.filter(user=user, status="queued").exists()
 
 
-def test_a_403_is_a_configuration_error(ac, make_user, confirm_badge):
+def test_a_refused_key_opens_the_breaker_and_the_row_waits_without_spending_an_attempt(ac, make_user, confirm_badge):
     ac.rsps.replace("GET", BASE + "/fields", status=403, json={"message": "Forbidden"})
     user = make_user()
     confirm_badge(user)
+
     log = sync(user)
-    assert (log.status, log.error_category) == ("failed", "configuration")
+    assert (log.status, log.attempt) == ("queued", 1) and log.not_before is not None
+    assert "circuit breaker open (configuration)" in log.error_message and "API key" in log.error_message
+    assert SyncLog.objects.filter(user=user).count() == 1
+    state = CircuitBreaker("https://badgemaker.api-us1.com").state()
+    assert (state["state"], state["reason"]) == ("open", "configuration")
+
+
+def test_while_the_breaker_is_open_nothing_is_sent_and_nothing_fails(ac, make_user, confirm_badge):
+    CircuitBreaker("https://badgemaker.api-us1.com").open("outage", "AC down")
+    user = make_user()
+    confirm_badge(user)
+
+    log = sync(user)
+    assert (log.status, log.attempt, log.api_calls) == ("queued", 1, 0)
+    assert ac.calls() == []
+
+
+def test_an_outage_opens_the_breaker_after_failures_in_a_row(ac, make_user, confirm_badge, settings):
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "BREAKER_FAILURES": 2}
+    ac.rsps.replace("POST", BASE + "/contact/sync", status=503, json={})
+    first, second = make_user(), make_user()
+    confirm_badge(first)
+    confirm_badge(second)
+
+    assert sync(first).status == "failed"  # one failure: could be this request's bad luck
+    waiting = sync(second)  # the second in a row opens the breaker: an outage, not this person's fault
+    assert (waiting.status, waiting.attempt) == ("queued", 1)
+    assert CircuitBreaker("https://badgemaker.api-us1.com").is_open()
 
 
 def test_attempts_stop_after_the_limit(ac, make_user, confirm_badge, settings):

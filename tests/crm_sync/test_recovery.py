@@ -1,0 +1,147 @@
+"""Recovery that needs no human: the sweep, orphaned attempts, poison rows,
+the reconciler and the pause switch."""
+from io import StringIO
+from unittest import mock
+
+import pytest
+import responses
+from django.core.management import call_command
+from django.utils import timezone
+
+from badgemaker.badges.models import Badge
+from crm_sync import outbox
+from crm_sync.models import SyncLog
+from crm_sync.sync import run_sync
+from tests.crm_sync.fake_ac import FakeAC
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ac(ac_settings):
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield FakeAC(rsps)
+
+
+@pytest.fixture
+def publish():
+    outbox._broker_down_until = 0.0
+    with mock.patch("crm_sync.tasks.sync_person.apply_async") as apply_async:
+        yield apply_async
+
+
+def test_a_redelivered_task_closes_the_orphaned_attempt_and_opens_the_next(ac, make_user, confirm_badge):
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+    # The worker claimed it, then died mid-attempt; acks_late delivers the same message again.
+    SyncLog.objects.filter(pk=log.pk).update(status="running", task_id="task-1", started_at=timezone.now())
+
+    follow_up = run_sync(log.pk, task_id="task-1")
+
+    log.refresh_from_db()
+    assert (log.status, log.error_category) == ("failed", "worker_lost")
+    assert (follow_up.log.attempt, follow_up.log.status) == (2, "queued")
+    run_sync(follow_up.log.pk, task_id="task-2")
+    follow_up.log.refresh_from_db()
+    assert follow_up.log.status == "success"
+
+
+def test_a_second_message_for_a_row_another_worker_is_running_is_ignored(ac, make_user, confirm_badge):
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+    SyncLog.objects.filter(pk=log.pk).update(status="running", task_id="task-1", started_at=timezone.now())
+    assert run_sync(log.pk, task_id="task-from-the-sweep") is None
+    log.refresh_from_db()
+    assert log.status == "running"
+
+
+def test_sweep_closes_attempts_running_past_the_time_limit(ac, make_user, confirm_badge, publish, settings):
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "RUNNING_TIMEOUT": 60}
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+    SyncLog.objects.filter(pk=log.pk).update(status="running", task_id="t", lock_token="dead",
+                                            started_at=timezone.now() - timezone.timedelta(seconds=120))
+
+    closed, _ = outbox.sweep()
+
+    log.refresh_from_db()
+    assert closed == 1 and (log.status, log.error_category) == ("failed", "worker_lost")
+    retry = SyncLog.objects.get(status="queued")
+    assert retry.attempt == 2 and publish.call_args.args == ((retry.pk,),)
+
+
+def test_a_row_that_keeps_killing_workers_stops_as_poison(ac, make_user, confirm_badge, settings):
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "POISON_AFTER": 3}
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+    for n in range(3):
+        SyncLog.objects.filter(pk=log.pk).update(status="running", task_id=f"t{n}", started_at=timezone.now())
+        follow_up = run_sync(log.pk, task_id=f"t{n}")
+        if follow_up is None:
+            break
+        log = follow_up.log
+    log.refresh_from_db()
+    assert (log.attempt, log.status, log.error_category) == (3, "failed", "poison")
+    assert not SyncLog.objects.filter(status="queued").exists()
+
+
+def test_reconciler_finds_badges_confirmed_without_post_save(ac, make_user, make_event, publish):
+    user = make_user()
+    event = make_event()
+    badge = Badge.objects.create(user=user, event=event, badge_name="Quiet")
+    Badge.objects.filter(pk=badge.pk).update(status="confirmed", confirmed_at=timezone.now())  # no signal
+    not_opted_in = make_user(crm_opt_in=False)
+    Badge.objects.create(user=not_opted_in, event=event, badge_name="No", status="confirmed",
+                         confirmed_at=timezone.now())
+    SyncLog.objects.filter(user=not_opted_in).delete()
+    assert not SyncLog.objects.filter(user=user).exists()
+
+    out = StringIO()
+    call_command("crm_reconcile", stdout=out)
+
+    assert "Queued 1 person" in out.getvalue()
+    log = SyncLog.objects.get(user=user)
+    assert (log.trigger, log.badge) == ("reconcile", badge)
+    run_sync(log.pk)
+    assert outbox.reconcile() == 0  # synced now: nothing left to find
+
+
+def test_reconciler_skips_people_with_an_attempt_pending(ac, make_user, confirm_badge, publish):
+    user = make_user()
+    badge = confirm_badge(user)
+    Badge.objects.filter(pk=badge.pk).update(confirmed_at=timezone.now() + timezone.timedelta(seconds=5))
+    assert outbox.reconcile() == 0  # the signal's row is still queued
+
+
+def test_pause_keeps_rows_queued_and_resume_drains_them(ac, make_user, confirm_badge, publish):
+    out = StringIO()
+    call_command("crm_sync_status", "--pause", "AC maintenance", stdout=out)
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+
+    assert run_sync(log.pk) is None
+    log.refresh_from_db()
+    assert log.status == "queued" and ac.calls() == []
+    assert outbox.sweep() == (0, 0)
+
+    call_command("crm_sync_status", stdout=out)
+    assert "PAUSED (AC maintenance)" in out.getvalue() and "1 queued" in out.getvalue()
+    call_command("crm_sync_status", "--resume", stdout=out)
+    assert publish.call_args.args == ((log.pk,),)
+    run_sync(log.pk)
+    log.refresh_from_db()
+    assert log.status == "success"
+
+
+def test_status_command_says_why_the_breaker_is_open(ac, make_user):
+    from crm_sync.activecampaign.breaker import CircuitBreaker
+
+    CircuitBreaker("https://badgemaker.api-us1.com").open("configuration", "AC refused the API key (403)")
+    out = StringIO()
+    call_command("crm_sync_status", stdout=out)
+    assert "OPEN (configuration): AC refused the API key (403)" in out.getvalue()
