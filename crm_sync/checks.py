@@ -4,7 +4,7 @@ from django.core.checks import Error, Warning, register
 
 from .activecampaign.client import api_base
 from .activecampaign.errors import ConfigurationError
-from .conf import ac_account
+from .conf import ac_account, crm_setting
 
 
 @register()
@@ -35,3 +35,17 @@ def check_celery_delivery(app_configs, **kwargs):
             id="crm_sync.W002",
         ))
     return problems
+
+
+@register()
+def check_log_retention(app_configs, **kwargs):
+    from .dashboard import LONGEST_WINDOW
+
+    retention = crm_setting("LOG_RETENTION_DAYS")
+    if retention < LONGEST_WINDOW.days:
+        return [Warning(
+            f"CRM_SYNC['LOG_RETENTION_DAYS'] is {retention}: sync attempts are deleted before the admin "
+            f"dashboard's {LONGEST_WINDOW.days}-day figures are complete.",
+            hint=f"Keep at least {LONGEST_WINDOW.days} days (CRM_SYNC_LOG_RETENTION_DAYS).", id="crm_sync.W003",
+        )]
+    return []

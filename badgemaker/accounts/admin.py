@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm
 
+from crm_sync.admin import CrmStatusAdminMixin
+
 from .models import User
 
 
@@ -12,12 +14,15 @@ class AddUserForm(AdminUserCreationForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(CrmStatusAdminMixin, DjangoUserAdmin):
+    """The change page shows the person's CRM sync status (crm_sync.admin)."""
+
     add_form = AddUserForm
     list_display = ("email", "first_name", "last_name", "crm_opt_in", "is_staff")
     list_filter = ("crm_opt_in", "is_staff", "is_superuser", "is_active")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
+    actions = ["retry_crm_sync"]
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "date_of_birth", "phone")}),

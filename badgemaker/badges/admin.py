@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from crm_sync.admin import CrmStatusAdminMixin
+
 from .forms import BadgeForm
 from .models import Badge, Event
 
@@ -12,7 +14,9 @@ class EventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Badge)
-class BadgeAdmin(admin.ModelAdmin):
+class BadgeAdmin(CrmStatusAdminMixin, admin.ModelAdmin):
+    """The change page shows the badge holder's CRM sync status (crm_sync.admin)."""
+
     form = BadgeForm  # choice keys as checkbox groups, not raw JSON
     list_display = ("badge_name", "user", "event", "status", "confirmed_at")
     list_filter = ("status", "event")
@@ -20,3 +24,10 @@ class BadgeAdmin(admin.ModelAdmin):
     search_fields = ("badge_name", "user__email")
     raw_id_fields = ("user",)
     readonly_fields = ("created_at", "updated_at")
+    actions = ["retry_crm_sync"]
+
+    def crm_person(self, badge):
+        return badge.user
+
+    def crm_badge(self, badge):
+        return badge

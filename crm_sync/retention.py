@@ -1,0 +1,140 @@
+"""Keeping SyncLog in check: blank the personal values of old rows, and
+delete rows older still.
+
+Two rows are never touched: an attempt still `queued` or `running` (the
+outbox and the workers own it), and each person's latest successful attempt
+that recorded a payload, because the admin's "what changed" view compares the
+next success with it. That row holds no more than ContactState.sent, which is
+kept anyway (it is what the unchanged-skip relies on, and is never purged).
+
+Each batch runs in its own transaction, so a long purge never holds a lock
+on the table for long and can stop half-way without losing anything.
+"""
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from .conf import crm_setting
+from .models import SyncLog
+
+OPEN = (SyncLog.Status.QUEUED, SyncLog.Status.RUNNING)
+REDACTED = ""
+
+
+@dataclass
+class PurgeResult:
+    deleted: int = 0
+    redacted: int = 0
+
+
+def _expendable(older_than):
+    """Rows created before `older_than` that retention may delete or redact:
+    finished, and not their person's latest success with a payload."""
+    later_success = SyncLog.objects.filter(
+        Q(finished_at__gt=OuterRef("finished_at")) | Q(finished_at=OuterRef("finished_at"), pk__gt=OuterRef("pk")),
+        user=OuterRef("user"), status=SyncLog.Status.SUCCESS, payload__isnull=False,
+    )
+    # Written as "anything but a kept row" with EXISTS, so that no NULL can
+    # turn the test unknown and silently keep or drop a row.
+    return (
+        SyncLog.objects.filter(created_at__lt=older_than)
+        .exclude(status__in=OPEN)
+        .filter(
+            ~Q(status=SyncLog.Status.SUCCESS) | Q(payload__isnull=True) | Q(user__isnull=True) | Exists(later_success)
+        )
+    )
+
+
+def purge_old_logs(older_than_days=None, redact_after_days=None, dry_run=False):
+    """Redact rows older than `redact_after_days` and delete rows older than
+    `older_than_days` (default: the REDACT_AFTER_DAYS and LOG_RETENTION_DAYS
+    settings). Returns a PurgeResult; with `dry_run`, the counts of what
+    would be done, and nothing changes. This is the daily beat task's body."""
+    if older_than_days is None:
+        older_than_days = crm_setting("LOG_RETENTION_DAYS")
+    if redact_after_days is None:
+        redact_after_days = crm_setting("REDACT_AFTER_DAYS")
+    now = timezone.now()
+    delete_before = now - timezone.timedelta(days=older_than_days)
+    redact_before = now - timezone.timedelta(days=redact_after_days)
+    doomed = _expendable(delete_before)
+    # Rows about to be deleted need no redaction first.
+    to_redact = _expendable(redact_before).filter(redacted_at__isnull=True, created_at__gte=delete_before)
+    if dry_run:
+        return PurgeResult(deleted=doomed.count(), redacted=to_redact.count())
+    return PurgeResult(deleted=_delete(doomed), redacted=_redact(to_redact, now))
+
+
+def _batches(queryset):
+    """Successive lists of at most PURGE_BATCH_SIZE ids from `queryset`, in
+    id order, each read afresh after the previous one was handled."""
+    size = crm_setting("PURGE_BATCH_SIZE")
+    last = 0
+    while ids := list(queryset.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:size]):
+        yield ids
+        last = ids[-1]
+
+
+def _delete(queryset):
+    deleted = 0
+    for ids in _batches(queryset):
+        with transaction.atomic():
+            # Filtered again inside the transaction: a row may have been claimed meanwhile.
+            deleted += SyncLog.objects.filter(pk__in=ids).exclude(status__in=OPEN).delete()[0]
+    return deleted
+
+
+def _redact(queryset, now):
+    redacted = 0
+    for ids in _batches(queryset):
+        with transaction.atomic():
+            rows = list(SyncLog.objects.select_for_update().filter(pk__in=ids).exclude(status__in=OPEN))
+            for row in rows:
+                redact(row, now)
+            SyncLog.objects.bulk_update(
+                rows, ["email", "payload", "requests", "warnings", "error_message", "redacted_at"],
+            )
+            redacted += len(rows)
+    return redacted
+
+
+def redact(row, now=None):
+    """Blank a row's personal values in place, keeping its shape: the keys
+    of its payload and request bodies, the field names of its warnings,
+    every status, category, time and count. The caller saves it."""
+    row.email = REDACTED
+    payload = blank_values(row.payload)
+    if isinstance(row.payload, dict) and "list_status" in row.payload:
+        # Subscribed or not is a status, not a value about the person: kept.
+        payload["list_status"] = row.payload["list_status"]
+    row.payload = payload
+    row.requests = [
+        {
+            **entry,
+            # A lookup by email carries it in the query string.
+            "path": str(entry.get("path") or "").partition("?")[0],
+            "body": blank_values(entry.get("body")),
+            # AC echoes the values it was sent, in answers and error messages alike.
+            "response": REDACTED,
+        }
+        for entry in (row.requests or [])
+        if isinstance(entry, dict)
+    ]
+    row.warnings = [str(warning).partition(":")[0] + ": (redacted)" for warning in (row.warnings or [])]
+    row.error_message = REDACTED
+    row.redacted_at = now or timezone.now()
+
+
+def blank_values(data):
+    """`data` with every leaf value blanked and every key kept. A list of
+    scalars keeps its length, so a redacted row still shows how many tags
+    or values there were."""
+    if isinstance(data, dict):
+        return {key: blank_values(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [blank_values(value) for value in data]
+    if data is None:
+        return None
+    return REDACTED

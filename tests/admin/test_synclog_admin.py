@@ -1,0 +1,152 @@
+"""The SyncLog list and detail pages: what they show, and who may see and delete."""
+import datetime
+import json
+from urllib.parse import urlencode
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from crm_sync.models import SyncLog
+from tests.admin.conftest import payload
+
+pytestmark = pytest.mark.django_db
+CHANGELIST = reverse("admin:crm_sync_synclog_changelist")
+
+
+def change_url(log):
+    return reverse("admin:crm_sync_synclog_change", args=[log.pk])
+
+
+@pytest.fixture
+def ada(make_user, confirm_badge):
+    user = make_user(email="ada@example.com", first_name="Ada", last_name="Lovelace")
+    badge = confirm_badge(user, badge_name="Countess Ada")
+    SyncLog.objects.all().delete()  # the confirmation's own queued row
+    return user, badge
+
+
+def test_list_shows_each_attempt_with_its_columns(viewer, ada, make_log):
+    user, badge = ada
+    make_log(user, badge, status="failed", error_category="validation", attempt=2, api_calls=3, seconds=1.5)
+
+    page = viewer.get(CHANGELIST).content.decode()
+
+    for text in ("ada@example.com", "PyCon 2026", "Badge or profile saved", "Failed",
+                 "AC rejected the data (fix the data)", "1.50 s"):
+        assert text in page
+    assert reverse("admin:crm_sync_synclog_dashboard") in page
+
+
+@pytest.mark.parametrize("query, found", [
+    ("status__exact=failed", True), ("status__exact=success", False),
+    ("error_category__exact=validation", True), ("trigger__exact=admin", False),
+    ("q=Lovelace", True), ("q=Countess", True), ("q=ada@example", True), ("q=Babbage", False),
+])
+def test_filters_and_search(viewer, ada, make_log, make_event, query, found):
+    user, badge = ada
+    make_log(user, badge, status="failed", error_category="validation")
+
+    response = viewer.get(f"{CHANGELIST}?{query}")
+
+    assert response.status_code == 200
+    assert (response.context["cl"].result_count == 1) is found
+
+
+def test_filter_by_event_and_date(viewer, ada, make_log, make_user, confirm_badge, make_event):
+    user, badge = ada
+    other_event = make_event(slug="djangocon", name="DjangoCon")
+    grace = make_user(email="grace@example.com")
+    other_badge = confirm_badge(grace, other_event)
+    SyncLog.objects.filter(status="queued").delete()
+    make_log(user, badge)
+    make_log(grace, other_badge, ago=datetime.timedelta(days=40))
+    week_ago = urlencode({"created_at__gte": (timezone.now() - datetime.timedelta(days=7)).isoformat()})
+
+    by_event = viewer.get(f"{CHANGELIST}?badge__event__id__exact={other_event.pk}")
+    this_week = viewer.get(f"{CHANGELIST}?{week_ago}")
+
+    assert [log.user for log in by_event.context["cl"].result_list] == [grace]
+    assert [log.user for log in this_week.context["cl"].result_list] == [user]
+
+
+def test_detail_shows_request_and_answer_as_indented_json(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge, payload=payload(fields={"BADGE_NAME": "Countess Ada"}), requests=[
+        {"method": "POST", "path": "/api/3/contact/sync", "body": {"contact": {"email": "ada@example.com"}},
+         "status": 201, "response": json.dumps({"contact": {"id": "42"}}), "ms": 87},
+        {"method": "GET", "path": "/api/3/lists", "body": None, "status": 502,
+         "response": "<html>Bad gateway</html>", "ms": 12},
+    ])
+
+    page = viewer.get(change_url(log)).content.decode()
+
+    assert '{\n  &quot;contact&quot;: {\n    &quot;id&quot;: &quot;42&quot;' in page  # AC's answer, re-indented
+    assert '&quot;email&quot;: &quot;ada@example.com&quot;' in page             # the request body
+    assert "&lt;html&gt;Bad gateway&lt;/html&gt;" in page                       # not JSON: shown as text
+    assert "POST /api/3/contact/sync" in page and "87 ms" in page
+    assert "&quot;BADGE_NAME&quot;: &quot;Countess Ada&quot;" in page           # the payload
+
+
+def test_detail_links_to_the_badge_the_persons_attempts_and_what_changed(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge, payload=payload())
+
+    page = viewer.get(change_url(log)).content.decode()
+
+    assert reverse("admin:badges_badge_change", args=[badge.pk]) in page
+    assert f"{CHANGELIST}?user__id__exact={user.pk}" in page
+    assert reverse("admin:crm_sync_synclog_changes", args=[log.pk]) in page
+    assert viewer.get(f"{CHANGELIST}?user__id__exact={user.pk}").context["cl"].result_count == 1
+
+
+def test_rows_are_read_only(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge)
+
+    assert viewer.get(reverse("admin:crm_sync_synclog_add")).status_code == 403
+    response = viewer.post(change_url(log), {"status": "failed"})
+    assert response.status_code == 403
+    log.refresh_from_db()
+    assert log.status == "success"
+
+
+def test_non_staff_cannot_see_sync_logs(client, make_user, ada, make_log):
+    make_log(*ada)
+    client.force_login(make_user(is_staff=False))
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_staff_without_the_view_permission_cannot_see_sync_logs(client, make_staff, ada, make_log):
+    log = make_log(*ada)
+    staff = make_staff(client, "badges.view_badge")
+
+    assert staff.get(CHANGELIST).status_code == 403
+    assert staff.get(change_url(log)).status_code == 403
+    assert staff.get(reverse("admin:crm_sync_synclog_dashboard")).status_code == 403
+    assert staff.get(reverse("admin:crm_sync_synclog_changes", args=[log.pk])).status_code == 403
+
+
+def test_superuser_can_delete(admin_client, ada, make_log):
+    log = make_log(*ada)
+
+    response = admin_client.post(reverse("admin:crm_sync_synclog_delete", args=[log.pk]), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not SyncLog.objects.filter(pk=log.pk).exists()
+
+
+def test_staff_with_the_delete_permission_still_cannot_delete(client, make_staff, ada, make_log):
+    log = make_log(*ada)
+    staff = make_staff(client, "crm_sync.view_synclog", "crm_sync.delete_synclog")
+
+    response = staff.post(reverse("admin:crm_sync_synclog_delete", args=[log.pk]), {"post": "yes"})
+    bulk = staff.post(CHANGELIST, {"action": "delete_selected", "_selected_action": [log.pk], "post": "yes"})
+
+    assert response.status_code == 403
+    assert bulk.status_code in (200, 302)
+    assert SyncLog.objects.filter(pk=log.pk).exists()
+    assert "delete_selected" not in staff.get(CHANGELIST).content.decode()
