@@ -65,7 +65,14 @@ class _Listener(ThreadingHTTPServer):
     def __init__(self, address, sandbox, is_main):
         self.sandbox = sandbox
         self.is_main = is_main
+        self.serving = False
         super().__init__(address, _Handler)
+
+    def close(self):
+        """Stop serving (if it ever started) and close the listening socket."""
+        if self.serving:
+            self.shutdown()  # waits for serve_forever to return; never call it before that started
+        self.server_close()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -228,9 +235,14 @@ class Sandbox:
     # -- listeners -----------------------------------------------------------
 
     def _listen(self, port, is_main):
-        return _Listener((self.host, port), self, is_main)
+        try:
+            return _Listener((self.host, port), self, is_main)
+        except OSError as error:
+            # Name the address: the caller may not know which of two ports failed.
+            raise OSError(error.errno, f"cannot listen on {self.host}:{port}: {error.strerror}") from None
 
     def _serve(self, listener):
+        listener.serving = True
         thread = threading.Thread(target=listener.serve_forever, kwargs={"poll_interval": 0.1},
                                   name="ac-sandbox-http", daemon=True)
         thread.start()
@@ -239,8 +251,7 @@ class Sandbox:
         with self._listener_lock:
             for listener in (self._main, self._control):
                 if listener is not None:
-                    listener.shutdown()
-                    listener.server_close()
+                    listener.close()
             self._main = self._control = None
 
     def _apply_down(self, change):
@@ -249,8 +260,7 @@ class Sandbox:
             result = change()
             refused = self.faults.get("down") == "refused"
             if refused and self._main is not None:
-                self._main.shutdown()
-                self._main.server_close()
+                self._main.close()
                 self._main = None
             elif not refused and self._main is None and not self._stopping.is_set():
                 self._main = self._listen(self.port, is_main=True)
