@@ -6,6 +6,7 @@ account); the types are AC's (docs/mapping.md has the full table).
 """
 import datetime
 
+from django.db.models import Q
 from django.utils import timezone
 
 from crm_sync.conf import crm_setting
@@ -123,3 +124,25 @@ def people_changed_since():
     )
     for user in Badge.user.field.related_model.objects.filter(pk__in=changed).iterator():
         yield user, latest_confirmed_badge(user)
+
+
+# -- resync (crm_sync's resync_crm command) -------------------------------------
+def confirmed_badges_between(start, end, event_slug=None):
+    """Badges still confirmed whose `confirmed_at` is in [start, end) (aware
+    datetimes), of one event if `event_slug` is given."""
+    badges = Badge.objects.filter(status=Badge.Status.CONFIRMED, confirmed_at__gte=start, confirmed_at__lt=end)
+    if event_slug:
+        badges = badges.filter(event__slug=event_slug)
+    return badges
+
+
+def resync_people(start, end, event_slug=None):
+    """The people (user queryset) with a badge that `confirmed_badges_between` selects."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk__in=confirmed_badges_between(start, end, event_slug).values("user_id"))
+
+
+def opted_in_filter():
+    """`is_opted_in` as a filter on the user model, for selecting in the database."""
+    return Q(crm_opt_in=True)
