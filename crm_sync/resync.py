@@ -145,13 +145,15 @@ def _chunks(iterable, size):
 class Resync:
     """One run. `stop` (a threading.Event) is set on the first Ctrl-C: the
     run finishes the batches already sent and returns. `echo(line)` prints
-    the dry run's per-person lines; `progress(done, total)` is called after
-    each person."""
+    the dry run's per-person lines, `note(line)` what the run waits for;
+    `progress(done, total)` is called after each person."""
 
-    def __init__(self, options, *, stop=None, echo=None, progress=None, one_by_one=None, sleep=time.sleep):
+    def __init__(self, options, *, stop=None, echo=None, note=None, progress=None, one_by_one=None,
+                 sleep=time.sleep):
         self.options = options
         self.stop = stop
         self.echo = echo or (lambda line: None)
+        self.note = note or (lambda line: None)
         self.progress = progress or (lambda done, total: None)
         self.force_one_by_one = one_by_one
         self.sleep = sleep
@@ -344,6 +346,9 @@ class Resync:
             # a contact/sync, a tag or two and the list, about four.
             summary.requests = 2 * summary.batches + 4 * summary.one_by_one
         else:
+            if sender.in_flight:
+                waiting = sum(batch.size for batch in sender.in_flight)
+                self.note(f"waiting for AC to import {len(sender.in_flight)} batch(es), {waiting} people")
             sender.poll(block=True)
 
     # -- dry run ---------------------------------------------------------

@@ -166,3 +166,22 @@ def test_a_failure_reported_at_import_time_fails_that_person_only(ac, attendee, 
     assert not ContactState.objects.filter(user=people[2]).exists()
     assert SyncLog.objects.filter(status="success").count() == 10
 
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_live_success_during_the_import_queues_a_live_sync_to_compare(ac, attendee, monkeypatch):
+    published = []
+    monkeypatch.setattr("crm_sync.outbox.dispatch", lambda log_id, countdown=None: published.append(log_id))
+    people = [attendee() for _ in range(11)]
+    ac.control.set_faults(bulk_delay_seconds=0.3)
+    resync(*since(), "--poll-timeout", "0.05")
+    # While AC imported, a live sync of people[0] succeeded: which one AC applied last is unknown.
+    ContactState.objects.create(user=people[0], account_url=ac.url, sent={"email": people[0].email},
+                                last_success_at=bulk.timezone.now())
+
+    tally = bulk.poll_open_batches(wait=5)
+
+    assert tally.succeeded == 11
+    follow_up = SyncLog.objects.get(status="queued")
+    assert (follow_up.user, follow_up.trigger) == (people[0], "resync")
+    assert published == [follow_up.pk]  # dispatched once the batch's transaction committed

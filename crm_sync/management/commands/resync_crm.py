@@ -102,7 +102,7 @@ class Command(BaseCommand):
             run_automations=options["run_automations"], poll_timeout=options["poll_timeout"],
         )
         stop = threading.Event()
-        resync = Resync(settings, stop=stop, echo=self.stdout.write,
+        resync = Resync(settings, stop=stop, echo=self.stdout.write, note=self.stderr.write,
                         progress=Progress(self.stderr, sys.stderr.isatty()))
         previous = self._catch_ctrl_c(stop)
         aborted, interrupted = None, False
