@@ -281,19 +281,20 @@ class Chart:
     width: int
     height: int
     left: int
+    right: int
     bars: list
     gridlines: list  # (y, label)
     labels: list     # (x, text) under the bars
 
 
-# The plot sits right of the axis labels, between a top margin and the day labels.
-CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_TOP, CHART_BOTTOM = 720, 180, 48, 8, 20
+# The plot sits right of the axis labels, between margins that leave room for the outermost labels.
+CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_RIGHT, CHART_TOP, CHART_BOTTOM = 720, 180, 48, 20, 8, 20
 
 
 def bar_chart(days, series, top, tick_label):
     """A grouped bar chart: for each day, one bar per (attribute, css class,
     description) in `series`, scaled so that `top` is the chart's height."""
-    plot_width, plot_height = CHART_WIDTH - CHART_LEFT, CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
+    plot_width, plot_height = CHART_WIDTH - CHART_LEFT - CHART_RIGHT, CHART_HEIGHT - CHART_TOP - CHART_BOTTOM
     bottom = CHART_TOP + plot_height
     slot = plot_width / max(1, len(days))
     bar_width = max(1.0, (slot - 2) / len(series))
@@ -312,7 +313,7 @@ def bar_chart(days, series, top, tick_label):
         if (len(days) - 1 - n) % 7 == 0:  # a label a week, the last day labelled
             labels.append((round(x + slot / 2, 1), f"{day.day:%d %b}"))
     gridlines = [(round(bottom - plot_height * f, 1), tick_label(top * f)) for f in (0, 0.5, 1)]
-    return Chart(CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, bars, gridlines, labels)
+    return Chart(CHART_WIDTH, CHART_HEIGHT, CHART_LEFT, CHART_WIDTH - CHART_RIGHT, bars, gridlines, labels)
 
 
 def success_chart(days):
