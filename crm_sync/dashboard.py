@@ -22,7 +22,9 @@ from .mapping import mapping_module
 from .models import ContactState, SyncLog
 
 Status = SyncLog.Status
-WINDOWS = (("Last 24 hours", timedelta(hours=24)), ("Last 7 days", timedelta(days=7)), ("Last 30 days", timedelta(days=30)))
+WINDOWS = (
+    ("Last 24 hours", timedelta(hours=24)), ("Last 7 days", timedelta(days=7)), ("Last 30 days", timedelta(days=30)),
+)
 LONGEST_WINDOW = WINDOWS[-1][1]
 OPEN = (Status.QUEUED, Status.RUNNING)
 DONE_WELL = (Status.SUCCESS, Status.SKIPPED)

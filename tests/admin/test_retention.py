@@ -2,7 +2,8 @@
 import datetime
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from crm_sync.checks import check_log_retention
 from crm_sync.models import ContactState, SyncLog
@@ -92,8 +93,6 @@ def test_a_second_run_changes_nothing(history):
 
 
 def test_what_changed_still_has_the_previous_payload_after_a_purge(viewer, history, make_log):
-    from django.urls import reverse
-
     ada, state, rows = history
     purge_old_logs(older_than_days=30, redact_after_days=10)
     newer = make_log(ada, payload=payload(email="ada@example.com", contact={"firstName": "Ada"},
@@ -130,12 +129,13 @@ def test_command_purges_with_the_settings_by_default(history, capsys, settings):
 
     call_command("purge_sync_logs")
 
-    assert capsys.readouterr().out.strip() == "deleted 4 sync attempt(s) older than 50 days; redacted 2 older than 3 days."
+    assert capsys.readouterr().out.strip() == (
+        "deleted 4 sync attempt(s) older than 50 days; redacted 2 older than 3 days.")
     assert alive(rows) == {"ancient_queued", "latest_success", "withdrawal", "recent", "grace_only_success"}
 
 
 def test_command_refuses_a_nonsense_age():
-    with pytest.raises(Exception):
+    with pytest.raises(CommandError):
         call_command("purge_sync_logs", "--older-than", "0")
 
 
