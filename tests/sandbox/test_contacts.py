@@ -1,9 +1,13 @@
 """Contacts: sync upsert, create, update, delete, lookups, validation, paging."""
 
+import concurrent.futures
+
 import pytest
 
 from crm_sync.sandbox.limits import ASSUMED_LIMITS
 from crm_sync.sandbox.validation import email_problem
+
+from .conftest import ApiClient
 
 
 def test_sync_creates_with_201_then_updates_with_200(api):
@@ -148,3 +152,16 @@ def test_email_over_the_assumed_limit_is_refused(api):
 def test_malformed_json_is_400_with_an_empty_object(api):
     response = api.post("/contact/sync", data=b"{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400 and response.json() == {}
+
+
+
+def test_concurrent_clients_see_consistent_state(ac_sandbox, api, control):
+    def client_run(n):
+        client = ApiClient(ac_sandbox)  # its own connection, like a separate worker
+        return [client.sync(email=f"Shared{i % 5}@example.com", lastName=str(n)).status_code for i in range(15)]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = [s for run in pool.map(client_run, range(8)) for s in run]
+    assert sorted(set(statuses)) == [200, 201]
+    assert statuses.count(201) == 5  # exactly one create per email, however the threads raced
+    assert len(control.contacts()) == 5

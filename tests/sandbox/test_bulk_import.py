@@ -1,0 +1,132 @@
+"""Bulk import: limits, whole-batch rejection by index, queued then completed."""
+
+import json
+import time
+
+import pytest
+
+
+@pytest.fixture
+def quick_bulk(control):
+    control.set_faults(bulk_delay_seconds=0.3, bulk_seconds_per_contact=0.0)
+
+
+def bulk(api, contacts):
+    return api.post("/import/bulk_import", json={"contacts": contacts})
+
+
+def wait_until_completed(api, batch_id, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        info = api.get("/import/info", params={"batchId": batch_id}).json()
+        if info["status"] == "completed":
+            return info
+        time.sleep(0.05)
+    raise AssertionError("batch never completed")
+
+
+def test_queued_then_completed_and_only_then_written(api, control, catalog, quick_bulk):
+    field = catalog.field("DIETARY_PREFERENCES")["id"]
+    list_id = catalog.list("badge-maker-attendees")["id"]
+    response = bulk(api, [
+        {"email": "One@example.com", "first_name": "One", "tags": ["attendee", "Event: PyCon 2026"],
+         "fields": [{"id": int(field), "value": "||Vegan||"}], "subscribe": [{"listid": list_id}],
+         "exclude_automations": True},
+        {"email": "two@example.com", "last_name": "Two"},
+    ])
+    assert response.status_code == 200
+    body = response.json()
+    assert body["Success"] == 1 and body["queued_contacts"] == 2 and body["message"] == "Contact import queued"
+    assert api.get("/import/info", params={"batchId": body["batchId"]}).json() == {"status": "queued"}
+    assert control.contacts() == []
+    info = wait_until_completed(api, body["batchId"])
+    stored = {c["email"]: c for c in control.contacts()}
+    assert sorted(info["success"]) == sorted(c["id"] for c in stored.values()) and info["failure"] == []
+    one = stored["One@example.com"]
+    assert one["firstName"] == "One" and one["fields"] == {"DIETARY_PREFERENCES": "||Vegan||"}
+    assert sorted(one["tags"]) == ["Event: PyCon 2026", "attendee"]
+    assert one["lists"] == {"badge-maker-attendees": 1}
+    assert one["automations_excluded"] is True
+    assert stored["two@example.com"]["automations_excluded"] is False
+
+
+def test_existing_tags_are_reused_case_insensitively(api, control, quick_bulk):
+    batch = bulk(api, [{"email": "a@example.com", "tags": ["EVENT: PYCON"]}, {"email": "b@example.com"}])
+    wait_until_completed(api, batch.json()["batchId"])
+    assert control.contact("a@example.com")["tags"] == ["Event: pycon"]
+
+
+def test_sync_made_contacts_show_automations_excluded_as_null(api, control):
+    api.sync(email="sync@example.com")
+    assert control.contact("sync@example.com")["automations_excluded"] is None
+
+
+def test_one_bad_row_rejects_the_whole_batch_by_index(api, control, catalog):
+    field = catalog.field("DATE_OF_BIRTH")["id"]
+    response = bulk(api, [
+        {"email": "fine@example.com"},
+        {"email": "not-an-email"},
+        {"email": "fine2@example.com", "firstName": "camel"},
+        {"email": "fine3@example.com", "fields": [{"id": field, "value": "31/12/1990"}]},
+    ])
+    assert response.status_code == 400
+    body = response.json()
+    assert body["success"] == 0 and "not queued" in body["message"]
+    assert sorted({r["contact"] for r in body["failureReasons"]}) == [1, 2, 3]
+    time.sleep(0.1)
+    assert control.contacts() == []
+
+
+def test_at_most_250_contacts(api):
+    response = bulk(api, [{"email": f"c{n}@example.com"} for n in range(251)])
+    assert response.status_code == 400 and response.json()["success"] == 0
+    assert bulk(api, [{"email": f"c{n}@example.com"} for n in range(250)]).status_code == 200
+
+
+def test_payload_must_be_under_400000_bytes(api):
+    contacts = [{"email": f"c{n}@example.com", "last_name": "x" * 200} for n in range(250)]
+    padding = 400_000 - len(json.dumps({"contacts": contacts}))
+    contacts[0]["first_name"] = "y" * 200
+    contacts[1]["phone"] = ""
+    body = json.dumps({"contacts": contacts, "pad": "z" * max(padding, 0)}).encode()
+    assert len(body) >= 400_000
+    response = api.post("/import/bulk_import", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400 and response.json()["success"] == 0
+
+
+def test_single_contact_imports_are_limited_to_20_a_minute(api):
+    statuses = [bulk(api, [{"email": f"s{n}@example.com"}]).status_code for n in range(21)]
+    assert statuses == [200] * 20 + [400]
+    limited = bulk(api, [{"email": "late@example.com"}]).json()
+    assert limited["success"] == 0 and limited["message"] == "Rate limit exceeded."
+    assert len(limited["failureReasons"]) == 1
+
+
+def test_multi_contact_imports_are_limited_to_100_a_minute(api):
+    two = [{"email": "a@example.com"}, {"email": "b@example.com"}]
+    statuses = [bulk(api, two).status_code for _ in range(101)]
+    assert statuses == [200] * 100 + [400]
+
+
+def test_import_info_needs_a_batch_id(api):
+    response = api.get("/import/info")
+    assert response.status_code == 400
+    assert response.json() == {"success": 0, "message": "'batchId' is a required field."}
+    assert api.get("/import/info", params={"batchId": "nope"}).status_code == 404
+
+
+def test_blank_values_in_bulk_overwrite(api, control, quick_bulk):
+    api.sync(email="b@example.com", firstName="Bea", phone="123")
+    batch = bulk(api, [{"email": "B@example.com", "first_name": ""}, {"email": "other@example.com"}])
+    wait_until_completed(api, batch.json()["batchId"])
+    assert control.contact("b@example.com")["firstName"] == ""
+    assert control.contact("b@example.com")["phone"] == "123"
+
+
+def test_bulk_never_resubscribes_someone_who_unsubscribed(api, control, catalog, quick_bulk):
+    list_id = catalog.list("badge-maker-attendees")["id"]
+    contact = api.sync(email="u@example.com").json()["contact"]["id"]
+    api.post("/contactLists", json={"contactList": {"list": list_id, "contact": contact, "status": 2}})
+    batch = bulk(api, [{"email": "u@example.com", "subscribe": [{"listid": list_id}]}, {"email": "v@example.com"}])
+    wait_until_completed(api, batch.json()["batchId"])
+    assert control.contact("u@example.com")["lists"] == {"badge-maker-attendees": 2}
