@@ -5,6 +5,7 @@ from django.core.checks import Error, Warning, register
 from .activecampaign.client import api_base
 from .activecampaign.errors import ConfigurationError
 from .conf import ac_account, crm_setting
+from .dashboard import LONGEST_WINDOW
 
 
 @register()
@@ -39,8 +40,6 @@ def check_celery_delivery(app_configs, **kwargs):
 
 @register()
 def check_log_retention(app_configs, **kwargs):
-    from .dashboard import LONGEST_WINDOW
-
     retention = crm_setting("LOG_RETENTION_DAYS")
     if retention < LONGEST_WINDOW.days:
         return [Warning(

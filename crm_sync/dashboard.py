@@ -135,7 +135,9 @@ class Window:
         return share(self.opted_in, self.confirmed)
 
 
-def window(label, since):
+def window(label, since, times_to_ac):
+    """The figures of one window; `times_to_ac` are confirmation_to_ac()'s
+    pairs for a period at least as long."""
     figures = Window(label, since)
     rows = SyncLog.objects.filter(created_at__gte=since)
     figures.attempts = rows.count()
@@ -155,7 +157,7 @@ def window(label, since):
         for row in rows.filter(status=Status.FAILED).values("error_category").annotate(n=Count("pk")).order_by("-n")
     }
 
-    figures.time_to_ac = TimeToAC.of(seconds for _, seconds in confirmation_to_ac(since))
+    figures.time_to_ac = TimeToAC.of(seconds for confirmed, seconds in times_to_ac if confirmed >= since)
 
     badges = confirmed_badges().filter(**{f"{crm_setting('BADGE_CONFIRMED_AT_FIELD')}__gte": since})
     counts = badges.aggregate(confirmed=Count("pk"), opted_in=Count("pk", filter=_person_opted_in()))
@@ -235,8 +237,9 @@ class Day:
     p95_to_ac: float | None = None
 
 
-def daily(days, now):
-    """One Day per calendar day (local time) of the last `days` days, oldest first."""
+def daily(days, now, times_to_ac):
+    """One Day per calendar day (local time) of the last `days` days, oldest
+    first; `times_to_ac` are confirmation_to_ac()'s pairs for those days."""
     today = timezone.localdate(now)
     by_day = {today - timedelta(days=n): Day(today - timedelta(days=n)) for n in range(days - 1, -1, -1)}
     since = timezone.make_aware(datetime.combine(min(by_day), time.min))
@@ -258,7 +261,7 @@ def daily(days, now):
             day.first_attempt_rate = share(row["first_ok"], row["syncs"])
             day.final_rate = share(row["final_ok"], row["syncs"])
     seconds_by_day = {}
-    for confirmed, seconds in confirmation_to_ac(since):
+    for confirmed, seconds in times_to_ac:
         seconds_by_day.setdefault(timezone.localdate(confirmed), []).append(seconds)
     for date, seconds in seconds_by_day.items():
         if date in by_day:
@@ -337,9 +340,11 @@ def time_to_ac_chart(days):
 def dashboard(now=None):
     """Everything the dashboard page shows, as of `now`."""
     now = now or timezone.now()
-    days = daily(LONGEST_WINDOW.days, now)
+    # Read once: the last 30 days' times cover every window and every day of the charts.
+    times_to_ac = confirmation_to_ac(now - LONGEST_WINDOW)
+    days = daily(LONGEST_WINDOW.days, now, times_to_ac)
     synced, fills = field_completeness()
-    windows = [window(label, now - length) for label, length in WINDOWS]
+    windows = [window(label, now - length, times_to_ac) for label, length in WINDOWS]
     # Rows in the longest window's order (most failures first); it holds every cause the shorter ones do.
     failures = [(label, [w.failures.get(label, 0) for w in windows]) for label in windows[-1].failures]
     return {

@@ -139,7 +139,7 @@ def test_field_completeness_among_people_synced_to_this_account(dataset, now):
 
 
 def test_daily_series(dataset, now):
-    days = {day.day: day for day in dashboard.daily(30, now)}
+    days = {day.day: day for day in dashboard.daily(30, now, dashboard.confirmation_to_ac(now - 30 * D))}
     b_day = timezone.localdate(dataset["B"][1].confirmed_at)
 
     assert len(days) == 30
