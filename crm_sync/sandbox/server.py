@@ -312,13 +312,15 @@ class Sandbox:
                                      _logged_email(query, body))
         faults = self.faults
 
+        # The log entry is completed before the answer goes out, so a test
+        # that has its response can rely on the log already showing it.
         def reply_json(status, data, fault=None, headers=()):
-            handler.answer_json(status, data, headers)
             self.recorder.finish(entry, status, fault)
+            handler.answer_json(status, data, headers)
 
         def reply_raw(status, content_type, raw, fault):
-            handler.answer(status, raw, content_type)
             self.recorder.finish(entry, status, fault)
+            handler.answer(status, raw, content_type)
 
         def hang_up(fault, delay):
             time.sleep(delay)
