@@ -380,8 +380,9 @@ def complete_batch(batch_id, answer, tally):
                    {"status": answer.get("status"), "failed_in_batch": sorted(failures)})
     succeeded = []
     for row in rows:
+        if row.requests:
+            row.requests[-1].update(status=200, response=f"queued as batch {batch_id}")
         row.requests = [*row.requests, info]
-        row.requests[0].update(status=200, response=f"queued as batch {batch_id}")
         row.api_calls = len(row.requests)
         row.finished_at = now
         if row.email.lower() in failures:

@@ -174,7 +174,8 @@ class Command(BaseCommand):
             rows.append(("left to the workers", summary.handed_to_workers))
         if summary.not_reached:
             rows.append(("not reached", summary.not_reached))
-        rows.append(("requests made" if not options.dry_run else "requests (estimate)", summary.requests))
+        requests = summary.requests + (summary.earlier.requests if summary.earlier else 0)
+        rows.append(("requests made" if not options.dry_run else "requests (estimate)", requests))
         for label, value in rows:
             out(f"  {label + ':':<26}{value}")
         self._print_failures(summary.failed + (summary.earlier.failed if summary.earlier else []))
