@@ -347,8 +347,7 @@ class Api:
         if not isinstance(item, dict):
             raise Reply(422, shapes.errors([shapes.attribute_error(
                 "fieldValue is required", "/data/attributes/fieldValue", code="field_missing")]))
-        missing = [key for key in ("value",) if key not in item]
-        if missing:
+        if "value" not in item:
             raise Reply(422, shapes.errors([shapes.attribute_error(
                 "Missing attribute", "/data/attributes/value", code="field_missing")]))
         return item

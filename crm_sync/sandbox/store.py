@@ -12,7 +12,6 @@ handed out, is never handed out again (deleting a contact does not free it).
 
 import contextlib
 import datetime
-import hashlib
 import json
 import sqlite3
 import threading
@@ -73,10 +72,6 @@ def now_text():
 def to_account_timezone(moment):
     """An aware datetime shifted into the account's timezone, as AC stores datetimes."""
     return moment.astimezone(_ACCOUNT_TZ).isoformat()
-
-
-def email_hash(email):
-    return hashlib.md5(email.lower().encode()).hexdigest()
 
 
 class Store:

@@ -4,7 +4,6 @@ import pathlib
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
