@@ -4,6 +4,7 @@ Everything that differs between a laptop, CI and production comes from the
 environment (django-environ); nothing here needs editing to switch database,
 broker or ActiveCampaign account. See docs/configuration.md.
 """
+import os
 from pathlib import Path
 
 import environ
@@ -70,8 +71,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"}
     )
-    # A file, not :memory:, so that a worker process started by a test sees the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    # A file, not :memory:, so that a worker process started by a test sees
+    # the test database; one per test run, so that two runs never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"

@@ -230,14 +230,16 @@ def run_sync(log_id, task_id=""):
         return follow_up
     person_lock = f"person:{log.user_id}"
     try:
-        log.lock_token = _lock_person(person_lock)
-        SyncLog.objects.filter(pk=log.pk).update(lock_token=log.lock_token)
+        token = _lock_person(person_lock)
     except PersonBusy:
         return _reschedule(log, 2.0, "waiting for another sync of the same person")
+    # Kept on the row so that whoever closes it after a worker died can free the lock.
+    log.lock_token = token
+    SyncLog.objects.filter(pk=log.pk).update(lock_token=token)
     try:
         return _attempt(log)
     finally:
-        coordination().release_lock(person_lock, log.lock_token)
+        coordination().release_lock(person_lock, token)
 
 
 def _claim(log_id, task_id):

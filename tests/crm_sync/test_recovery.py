@@ -145,3 +145,16 @@ def test_status_command_says_why_the_breaker_is_open(ac, make_user):
     out = StringIO()
     call_command("crm_sync_status", stdout=out)
     assert "OPEN (configuration): AC refused the API key (403)" in out.getvalue()
+
+
+def test_a_rescheduled_attempt_frees_the_person_lock(ac, make_user, confirm_badge, settings):
+    from crm_sync.activecampaign.breaker import CircuitBreaker
+    from crm_sync.coordination import coordination
+
+    CircuitBreaker("https://badgemaker.api-us1.com").open("outage", "AC down")
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+    assert run_sync(log.pk) is not None  # rescheduled: the breaker is open
+    token = coordination().acquire_lock(f"person:{user.pk}", 10)
+    assert token, "the lock was left held"
