@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: SQLite files, the embedded broker, uploads
@@ -140,6 +141,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_sync.tasks.reconcile",
         "schedule": env.float("CRM_SYNC_RECONCILE_INTERVAL", default=300.0),
     },
+    "crm-sync-resync-batches": {"task": "crm_sync.tasks.poll_resync_batches", "schedule": 60.0},
+    "crm-sync-purge-logs": {"task": "crm_sync.tasks.purge_logs", "schedule": crontab(hour=3, minute=30)},
 }
 
 # --- crm_sync -----------------------------------------------------------
@@ -165,6 +168,8 @@ CRM_SYNC = {
     "BREAKER_FAILURES": env.int("CRM_SYNC_BREAKER_FAILURES", default=5),
     "BREAKER_RESET_SECONDS": env.float("CRM_SYNC_BREAKER_RESET", default=30.0),
     "PAUSED": env.bool("CRM_SYNC_PAUSED", default=False),
+    "LOG_RETENTION_DAYS": env.int("CRM_SYNC_LOG_RETENTION_DAYS", default=90),
+    "REDACT_AFTER_DAYS": env.int("CRM_SYNC_REDACT_AFTER_DAYS", default=30),
 }
 
 LOGGING = {

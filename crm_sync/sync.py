@@ -121,6 +121,8 @@ class PersonSync:
             ],
         }}
         previous_email = (self.state.sent or {}).get("email")
+        if previous_email and previous_email != payload.email and not self.state.ac_contact_id:
+            self._find_contact_id()  # imported in bulk: AC gave no id; find the contact by the email it has
         if self.state.ac_contact_id and previous_email and previous_email != payload.email:
             # contact/sync matches on email, so it would create a second
             # contact; update ours by id instead (API.md §3.1).

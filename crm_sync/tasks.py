@@ -25,3 +25,19 @@ def sweep():
 def reconcile():
     """Beat: queue people whose badge changed without a post_save."""
     outbox.reconcile()
+
+
+@shared_task(ignore_result=True)
+def poll_resync_batches():
+    """Beat: finish bulk resync batches a run left in flight."""
+    from .bulk import poll_open_batches
+
+    poll_open_batches()
+
+
+@shared_task(ignore_result=True)
+def purge_logs():
+    """Beat, daily: delete and redact old SyncLog rows (retention.py)."""
+    from .retention import purge_old_logs
+
+    purge_old_logs()

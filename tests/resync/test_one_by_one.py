@@ -78,8 +78,6 @@ def test_exit_status_is_1_when_a_one_by_one_attempt_fails(ac, attendee):
     assert "failed:                   1" in out
 
 
-@pytest.mark.xfail(strict=True, reason="needs the sync.py change in the resync report: a contact imported in bulk "
-                                       "has no AC id, so a changed email goes to contact/sync and makes a second contact")
 def test_a_changed_email_after_a_bulk_import_updates_the_same_contact(ac, attendee):
     people = [attendee() for _ in range(11)]
     assert resync(*since())[0] == 0  # in bulk: no AC ids
