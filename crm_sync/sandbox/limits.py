@@ -9,19 +9,18 @@ sends what the sandbox would refuse.
 
 Importing this module has no side effects and pulls in nothing else.
 """
+import json
+from pathlib import Path
 
 # ASSUMPTIONS, not documented by AC. Lengths are counted in characters.
 # Keys are contact attributes (camelCase, as in contact/sync), custom field
-# types (text, hidden, textarea) and "tag" for tag names.
+# types (text, hidden, textarea) and "tag" for tag names. The table itself is
+# a data file shared with crm_sync's mapping, so the two can never disagree
+# (it is data, not code: the sandbox still shares no code with the client).
 ASSUMED_LIMITS = {
-    "email": 255,
-    "firstName": 255,
-    "lastName": 255,
-    "phone": 255,
-    "text": 255,
-    "hidden": 255,
-    "textarea": 65535,
-    "tag": 255,
+    key: value
+    for key, value in json.loads((Path(__file__).resolve().parent.parent / "ac_assumed_limits.json").read_text()).items()
+    if key != "about"
 }
 
 # Documented by AC (API.md §2, §7, §9); kept here so every limit has one home.
