@@ -7,7 +7,7 @@ from .outbox import dispatch
 from .sync import run_sync
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, bind=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, bind=True)
 def sync_person(self, log_id):
     """Run the attempt recorded in SyncLog row `log_id`."""
     follow_up = run_sync(log_id, task_id=self.request.id or "")

@@ -152,9 +152,12 @@ class BulkImporter:
             self._process_due()
 
     def _process_due(self):
+        refused = set(self.faults.get("bulk_fail_emails"))
         for batch in self.store.due_batches(time.time()):
-            success = [str(self._import_row(row)) for row in json.loads(batch["contacts"])]
-            self.store.complete_batch(batch["id"], success, [])
+            rows = json.loads(batch["contacts"])
+            success = [str(self._import_row(row)) for row in rows if row["email"].lower() not in refused]
+            failure = [row["email"] for row in rows if row["email"].lower() in refused]
+            self.store.complete_batch(batch["id"], success, failure)
 
     def _import_row(self, row):
         """Write one validated row; return the contact id."""

@@ -28,6 +28,9 @@ DEFAULTS = {
     "bulk_seconds_per_contact": 0.001,
     "bulk_multi_per_minute": 100,
     "bulk_single_per_minute": 20,
+    # Emails the importer refuses at import time (after the batch was
+    # accepted): reported under import/info's `failure`, not written.
+    "bulk_fail_emails": [],
     "seed": None,
 }
 
@@ -84,6 +87,10 @@ def _validated(key, value, current):
         return _one_of(key, value, MALFORMED_MODES)
     if key == "malformed_status":
         return None if value is None else _integer(key, value, 100)
+    if key == "bulk_fail_emails":
+        if not isinstance(value, list) or not all(isinstance(email, str) for email in value):
+            raise FaultConfigError("bulk_fail_emails must be a list of emails")
+        return [email.lower() for email in value]
     if key == "seed":
         return None if value is None else _integer(key, value)
     raise FaultConfigError(f"unknown key: {key}")

@@ -130,3 +130,24 @@ def test_bulk_never_resubscribes_someone_who_unsubscribed(api, control, catalog,
     batch = bulk(api, [{"email": "u@example.com", "subscribe": [{"listid": list_id}]}, {"email": "v@example.com"}])
     wait_until_completed(api, batch.json()["batchId"])
     assert control.contact("u@example.com")["lists"] == {"badge-maker-attendees": 2}
+
+
+def test_import_time_failures_are_reported_under_failure_and_not_written(ac_sandbox):
+    """`bulk_fail_emails`: the batch is accepted, then AC refuses those rows while importing."""
+    import time
+
+    import requests
+
+    control = ac_sandbox.control
+    control.set_faults(bulk_fail_emails=["Refused@example.com"], bulk_delay_seconds=0.1, rate_limit_per_second=1000)
+    rows = [{"email": f"p{n}@example.com"} for n in range(3)] + [{"email": "refused@example.com"}]
+    response = requests.post(ac_sandbox.api_url + "/import/bulk_import", json={"contacts": rows},
+                             headers={"Api-Token": ac_sandbox.api_key}, timeout=5)
+    assert response.status_code == 200
+    batch = response.json()["batchId"]
+    time.sleep(0.3)
+    info = requests.get(ac_sandbox.api_url + "/import/info", params={"batchId": batch},
+                        headers={"Api-Token": ac_sandbox.api_key}, timeout=5).json()
+    assert info["status"] == "completed"
+    assert info["failure"] == ["refused@example.com"] and len(info["success"]) == 3
+    assert control.contact("refused@example.com") is None
