@@ -28,6 +28,7 @@ from .conf import crm_setting
 from .mapping import mapping_module
 from .models import ContactState, SyncLog
 from .outbox import queue_sync
+from .status import sync_status
 
 HISTORY_LIMIT = 20
 RETRY_PERMISSION = "crm_sync.retry_sync"
@@ -360,7 +361,8 @@ class SyncLogAdmin(admin.ModelAdmin):
     def dashboard_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
-        context = {**self._context(request, "CRM sync dashboard"), **dashboard.dashboard()}
+        context = {**self._context(request, "CRM sync dashboard"), **dashboard.dashboard(),
+                   "operations": sync_status()}
         return TemplateResponse(request, "admin/crm_sync/dashboard.html", context)
 
     def changes_view(self, request, object_id):

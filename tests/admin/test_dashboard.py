@@ -184,3 +184,18 @@ def test_empty_dashboard_loads(viewer):
 
     assert response.status_code == 200
     assert response.context["backlog"].count == 0
+
+
+def test_dashboard_tells_the_operator_why_syncs_wait(admin_client):
+    from django.urls import reverse
+
+    from crm_sync.activecampaign.breaker import CircuitBreaker
+    from crm_sync.conf import ac_account
+    from crm_sync.outbox import pause
+
+    CircuitBreaker(ac_account()[0]).open("configuration", "AC refused the API key (403)")
+    pause("AC maintenance window")
+    page = admin_client.get(reverse("admin:crm_sync_synclog_dashboard")).content.decode()
+    assert "Open (configuration)</strong>: AC refused the API key (403)" in page
+    assert "<strong class=\"crm-bad\">Paused</strong>: AC maintenance window" in page
+    assert "0 queued, 0 running" in page
