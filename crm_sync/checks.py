@@ -30,6 +30,17 @@ def check_activecampaign_settings(app_configs, **kwargs):
 @register()
 def check_celery_delivery(app_configs, **kwargs):
     problems = []
+    broker = getattr(settings, "CELERY_BROKER_URL", "") or ""
+    if broker.startswith(("redis://", "rediss://")):
+        visibility = (getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}).get("visibility_timeout", 3600)
+        longest = (getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 300) + max(
+            crm_setting("RETRY_BACKOFF_MAX"), crm_setting("BREAKER_RESET_SECONDS") * 2)
+        if visibility <= longest:
+            problems.append(Warning(
+                f"Redis visibility_timeout ({visibility}s) is not longer than the longest task plus the longest "
+                f"countdown ({longest}s): unacknowledged syncs would be delivered twice.",
+                hint="Raise CELERY_VISIBILITY_TIMEOUT (docs/configuration.md).", id="crm_sync.W004",
+            ))
     if not getattr(settings, "CELERY_TASK_ACKS_LATE", False):
         problems.append(Warning(
             "CELERY_TASK_ACKS_LATE is off: a worker killed mid-sync loses that sync until the sweep finds it.",
