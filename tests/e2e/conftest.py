@@ -16,12 +16,19 @@ E2E_ENV = {
 
 
 @pytest.fixture
-def worker(ac_sandbox, transactional_db, tmp_path, settings):
+def worker_settings():
+    """Extra environment for the worker; a test module overrides this fixture to change it."""
+    return {}
+
+
+@pytest.fixture
+def worker(ac_sandbox, transactional_db, tmp_path, settings, worker_settings):
     """A worker with beat, started after the test database exists."""
     settings.ACTIVECAMPAIGN_URL = ac_sandbox.url
     settings.ACTIVECAMPAIGN_API_KEY = ac_sandbox.api_key
     purge_broker()
-    process = Worker(tmp_path, worker_env(ac_sandbox, **E2E_ENV), concurrency=2, beat=True).start()
+    env = worker_env(ac_sandbox, **{**E2E_ENV, **worker_settings})
+    process = Worker(tmp_path, env, concurrency=2, beat=True).start()
     yield process
     process.stop()
     if os.environ.get("CRM_SYNC_SHOW_WORKER_LOG"):
