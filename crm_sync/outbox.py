@@ -7,6 +7,7 @@ dispatches it later. Dispatching a row twice is harmless (sync._claim).
 """
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,11 @@ logger = logging.getLogger(__name__)
 # After a failed publish, skip publishing for a few seconds: every further
 # request would otherwise wait for the same dead broker.
 BROKER_BACKOFF_SECONDS = 5.0
+# A publish that takes longer than this is abandoned by the caller (a broker
+# that accepts connections and never answers must not hold up a web request).
+PUBLISH_TIMEOUT_SECONDS = 1.0
 _broker_down_until = 0.0
+_publisher = None
 
 
 def queue_sync(user, badge=None, trigger=SyncLog.Trigger.SIGNAL):
@@ -31,22 +36,31 @@ def queue_sync(user, badge=None, trigger=SyncLog.Trigger.SIGNAL):
 
 
 def dispatch(log_id, countdown=None):
-    """Publish the task for one row. Returns False (and logs) if the broker
-    could not take it; the row then waits for the sweep."""
-    global _broker_down_until
+    """Publish the task for one row, waiting at most PUBLISH_TIMEOUT_SECONDS.
+
+    Returns False (and logs) if the broker could not take it in time; the row
+    then waits for the sweep. A publish abandoned here may still complete
+    later: dispatching a row twice is harmless."""
+    global _broker_down_until, _publisher
     if time.monotonic() < _broker_down_until:
         return False
-    from .tasks import sync_person
-
+    if _publisher is None:  # created on first use, so after any fork
+        _publisher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm_sync_publish")
     try:
-        sync_person.apply_async((log_id,), countdown=countdown, retry=False)
-    except Exception as error:  # kombu raises OperationalError, redis its own errors
+        _publisher.submit(_publish, log_id, countdown).result(timeout=PUBLISH_TIMEOUT_SECONDS)
+    except Exception as error:  # kombu's OperationalError, redis errors, or our own timeout
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("crm_sync: broker unreachable, SyncLog %s stays queued for the sweep (%s)",
                        log_id, type(error).__name__)
         return False
     SyncLog.objects.filter(pk=log_id).update(dispatched_at=timezone.now())
     return True
+
+
+def _publish(log_id, countdown):
+    from .tasks import sync_person
+
+    sync_person.apply_async((log_id,), countdown=countdown, retry=False)
 
 
 def sweep():

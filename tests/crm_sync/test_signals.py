@@ -92,3 +92,16 @@ def test_sweep_dispatches_rows_stranded_in_the_queue(make_user, confirm_badge, p
     stranded.refresh_from_db()
     assert stranded.dispatched_at is not None
     assert outbox.dispatch_stranded() == 0  # not sent again until another sweep interval passes
+
+
+def test_a_broker_that_never_answers_holds_the_request_for_at_most_a_second(make_user, confirm_badge, publish,
+                                                                          django_capture_on_commit_callbacks):
+    import time
+
+    publish.side_effect = lambda *args, **kwargs: time.sleep(3)  # accepts the connection, never answers
+    started = time.monotonic()
+    with django_capture_on_commit_callbacks(execute=True):
+        confirm_badge(make_user())
+    assert time.monotonic() - started < 1.8
+    assert SyncLog.objects.get().status == "queued"
+    assert outbox.dispatch(SyncLog.objects.get().pk) is False  # skipped for a few seconds, no new wait
