@@ -85,8 +85,9 @@ def emails(kind="usual"):
         local = st.sampled_from(["ada", "first.last", "a+tag", "x_y"])
         domain = st.sampled_from(["example.com", "Example.ORG", "mail.example.co.uk"])
     else:
-        local = st.sampled_from(["ada", "first.last", "a+tag", "o'brien", "x" * 70, "UPPER"])
-        domain = st.sampled_from(["example.com", "exämple.com", "mail.example.co.uk"])
+        # One in four refused by AC (apostrophe, a local part over 64, a non-ASCII domain).
+        local = st.sampled_from(["ada", "first.last", "a+tag", "UPPER", "Mixed.Case"] * 2 + ["o'brien", "x" * 70])
+        domain = st.sampled_from(["example.com", "Example.ORG", "mail.example.co.uk"] * 3 + ["exämple.com"])
     return st.builds(lambda l, d: f"{l}.{unique()}@{d}", local, domain)
 
 
