@@ -9,7 +9,7 @@ path, is skipped, and the live sync after a resync knows what AC holds.
 import datetime
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice
 
 from django.db.models import OuterRef, Subquery
