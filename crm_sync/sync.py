@@ -14,7 +14,7 @@ from django.utils import timezone
 from .activecampaign.breaker import CircuitBreaker, CircuitOpen
 from .activecampaign.catalog import Catalog
 from .activecampaign.client import ActiveCampaignClient
-from .activecampaign.errors import ACError, ConfigurationError, Conflict, NotFound, TransientError, ValidationFailed
+from .activecampaign.errors import ACError, BadResponse, ConfigurationError, Conflict, NotFound, TransientError, ValidationFailed
 from .conf import ac_account, crm_setting
 from .coordination import AccountRateLimiter, RateLimitWait, coordination, log_event
 from .mapping import build_contact_payload, mapping_module
@@ -100,7 +100,10 @@ class PersonSync:
                 raise
             self.catalog.forget_fields()
             answer, status = self._send_contact_once(payload)
-        contact_id = str(answer["contact"]["id"])
+        try:
+            contact_id = str(answer["contact"]["id"])
+        except (KeyError, TypeError):
+            raise BadResponse(f"AC's answer to the contact update has no contact id: {str(answer)[:200]}") from None
         if self.state.ac_contact_id and self.state.ac_contact_id != contact_id:
             # AC gave another contact (ours was deleted there): start its record afresh.
             self.state.tags, self.state.tags_known, self.state.list_status = [], False, None

@@ -374,3 +374,12 @@ def test_state_remembers_the_contact_per_account(ac, make_user, confirm_badge):
     assert state.account_url == "https://badgemaker.api-us1.com"
     assert state.ac_contact_id == log.ac_contact_id and state.list_status == 1
     assert sorted(state.tags) == ["badge-maker", "event:pycon-2026"]
+
+
+def test_a_2xx_without_the_contact_is_a_clear_bad_response(ac, make_user, confirm_badge):
+    ac.rsps.replace("POST", BASE + "/contact/sync", status=200, json={})
+    user = make_user()
+    confirm_badge(user)
+    log = sync(user)
+    assert (log.status, log.error_category) == ("failed", "bad_response")
+    assert "no contact id" in log.error_message and log.retry_at is not None
