@@ -1,0 +1,2 @@
+"""Security: the sandbox fixtures shared with tests/bad_input."""
+from tests.bad_input.fixtures import event, sandbox_settings  # noqa: F401  (fixtures)
