@@ -140,7 +140,8 @@ def badge_page_posts(draw, refusals=True, long_values=True, email_kind="usual"):
         post["dietary_preferences"] = post["dietary_preferences"] + [draw(st.sampled_from(UNKNOWN_KEYS))]
     elif refusal == "future birth date":
         today = timezone.localdate()
-        post["date_of_birth"] = draw(st.dates(today + datetime.timedelta(days=1), datetime.date(9999, 12, 31))).isoformat()
+        future = st.dates(today + datetime.timedelta(days=1), datetime.date(9999, 12, 31))
+        post["date_of_birth"] = draw(future).isoformat()
     elif refusal == "not a date":
         post["date_of_birth"] = draw(st.sampled_from(["2000-02-30", "yesterday", "1990-13-01", "31/02/1990"]))
     return post, refusal

@@ -8,7 +8,6 @@ from crm_sync.models import SyncLog
 from tests.e2e.conftest import worker  # noqa: F401  (the fixture)
 from tests.e2e.test_worker_sync import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 # What the sandbox sends for each fault (crm_sync/sandbox/server.py), and how to tell a message names it.
 NAMES_WHAT_AC_SENT = {
@@ -66,6 +65,8 @@ def latest(person):
     return SyncLog.objects.filter(user=person).order_by("-id").first()
 
 
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
 @unclear(f"{BAD_RESPONSE_BUG} / {EMPTY_BODY_BUG}")
 def test_malformed_answers_are_clear_failures_and_the_worker_syncs_on(worker, ac_sandbox, make_user, confirm_badge):
     """One worker through every fault in turn. Robustness is asserted as it goes
@@ -120,6 +121,7 @@ def inline_sync(sandbox_settings, make_user, confirm_badge):
     return sync
 
 
+@pytest.mark.django_db
 @pytest.mark.parametrize("mode, status, category", [
     pytest.param("html", None, "bad_response", marks=unclear(BAD_RESPONSE_BUG), id="html-200"),
     pytest.param("empty", None, "bad_response", id="empty-200"),

@@ -2,8 +2,6 @@
 sockets) ends up holding is what the mapping produced, the warnings are on
 the SyncLog row, an email AC rejects fails as `validation` with AC's text,
 and nothing crashes. 200 examples in `ci`; each runs the sync inline."""
-from unittest import mock
-
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import event as label
@@ -25,13 +23,6 @@ pytestmark = pytest.mark.django_db
 
 POSTS = bad.badge_page_posts(refusals=False, email_kind="any")
 RETIRED = st.lists(st.sampled_from(bad.UNKNOWN_KEYS), max_size=2)
-
-
-@pytest.fixture
-def no_broker():
-    """The test runs each sync itself; nothing is published."""
-    with mock.patch("crm_sync.tasks.sync_person.apply_async") as apply_async:
-        yield apply_async
 
 
 @settings(max_examples=examples(200))

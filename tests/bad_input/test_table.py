@@ -2,21 +2,18 @@
 badge page, synced inline to the AC sandbox over sockets, read back from the
 sandbox, the SyncLog row and the pages that show it."""
 import datetime
-from unittest import mock
 
 import pytest
 import requests
-from django.test import Client
 from django.urls import reverse
 
 from badgemaker.badges.models import Badge
 from crm_sync.mapping import LIMITS
 from crm_sync.models import SyncLog
-from crm_sync.sync import run_sync
+from tests.bad_input.fixtures import badge_page, confirm_and_sync, synced
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_broker")]
 
-PASSWORD = "correct horse battery staple"
 TYPED = {
     "first_name": "<b>Ada</b>",
     "last_name": "O'Brien'; DROP TABLE accounts_user;--",
@@ -25,46 +22,6 @@ TYPED = {
     "badge_name": "<script>alert(1)</script>",
     "dietary_requirements": "<img src=x onerror=alert(1)> & \"quotes\"\nline two\ttabbed",
 }
-
-
-@pytest.fixture(autouse=True)
-def no_broker():
-    with mock.patch("crm_sync.tasks.sync_person.apply_async") as apply_async:
-        yield apply_async
-
-
-def badge_page(event, email, **typed):
-    """Sign up and post the badge page as an attendee; returns (client, response)."""
-    client = Client()
-    response = client.post(reverse("accounts:signup"), {
-        "email": email, "first_name": "Ada", "last_name": "Lovelace", "password1": PASSWORD, "password2": PASSWORD,
-    })
-    assert response.status_code == 302, response.content[:2000]
-    form = {
-        "first_name": "Ada", "last_name": "Lovelace", "email": email, "date_of_birth": "1990-12-10",
-        "phone": "020 7946 0018", "emergency_contact_name": "Charles", "emergency_contact_phone": "07911 123456",
-        "twitter": "", "instagram": "", "facebook": "", "linkedin": "", "tiktok": "", "crm_opt_in": "on",
-        "badge_name": "Ada", "dietary_preferences": ["vegan"], "volunteer_interests": [],
-        "dietary_requirements": "",
-    }
-    form.update(typed)
-    return client, client.post(reverse("badges:badge", args=[event.slug]), form)
-
-
-def confirm_and_sync(client, event, email):
-    """Confirm through the web, then run the queued attempt against the sandbox. Returns the SyncLog row."""
-    assert client.post(reverse("badges:confirm", args=[event.slug])).status_code == 302
-    log = SyncLog.objects.filter(email=email.lower()).latest("id")
-    run_sync(log.pk)
-    log.refresh_from_db()
-    return log
-
-
-def synced(sandbox_settings, event, email, **typed):
-    client, response = badge_page(event, email, **typed)
-    assert response.status_code == 302, response.content.decode()[:3000]
-    log = confirm_and_sync(client, event, email)
-    return client, log, sandbox_settings.control.contact(email)
 
 
 def test_html_sql_emoji_and_any_script_are_sent_as_typed_and_escaped_wherever_shown(

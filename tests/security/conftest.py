@@ -1,2 +1,2 @@
 """Security: the sandbox fixtures shared with tests/bad_input."""
-from tests.bad_input.fixtures import event, sandbox_settings  # noqa: F401  (fixtures)
+from tests.bad_input.fixtures import event, no_broker, sandbox_settings  # noqa: F401  (fixtures)

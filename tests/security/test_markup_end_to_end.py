@@ -11,10 +11,10 @@ from badgemaker.badges.models import Badge
 from crm_sync.models import SyncLog
 from crm_sync.outbox import queue_sync
 from crm_sync.sync import run_sync
-from tests.bad_input.test_table import no_broker, synced  # noqa: F401  (no_broker is a fixture)
+from tests.bad_input.fixtures import synced
 from tests.security.hostile_mapping import XSS_BODY
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_broker")]
 XSS_NAME = "<script>alert(1)</script>"
 AC_HTML_PAGE = "<h1>503 Service Unavailable</h1>"  # the sandbox's 5xx page (crm_sync/sandbox/server.py)
 
