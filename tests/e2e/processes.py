@@ -238,7 +238,12 @@ class PostgresServer:
 
     def _as_postgres(self, *command, check=True):
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return subprocess.run([*prefix, *map(str, command)], check=check, capture_output=True, text=True)
+        done = subprocess.run([*prefix, *map(str, command)], capture_output=True, text=True)
+        if check and done.returncode:
+            log = self.data_dir / "server.log"
+            raise RuntimeError(f"{Path(str(command[0])).name} failed ({done.returncode}): {done.stdout}{done.stderr}\n"
+                               + (log.read_text()[-2000:] if log.exists() else ""))
+        return done
 
     def start(self):
         if not (self.data_dir / "PG_VERSION").exists():
