@@ -25,9 +25,9 @@ LIMITS = {
     for key, value in json.loads((Path(__file__).parent / "ac_assumed_limits.json").read_text()).items()
     if key != "about"
 }
-# Control characters other than tab and newline: AC has no use for them and
-# some break its UI or exports.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Control characters (C0, DEL and C1) other than tab and newline: AC has no
+# use for them and some break its UI or exports.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,8 @@ class Encoder:
         limit = LIMITS.get(limit_key, LIMITS["text"])
         if len(cleaned) > limit:
             # Cut whole graphemes, so an emoji or accented letter is never split.
-            cut = grapheme.safe_split_index(cleaned, limit)
-            self.warnings.append(f"{name}: cut to {cut} characters (was {len(cleaned)})")
-            cleaned = cleaned[:cut].rstrip()
+            cleaned = cleaned[: grapheme.safe_split_index(cleaned, limit)].rstrip()
+            self.warnings.append(f"{name}: cut to {len(cleaned)} characters (was {len(text)})")
         return cleaned
 
     def date(self, name, value, check=None):
@@ -158,6 +157,6 @@ def build_contact_payload(attendee, mapping=None):
         value = encode_field(encoder, spec, attendee)
         if value:
             payload.fields[spec.perstag] = value
-    payload.tags = sorted(set(mapping.tags(attendee)), key=str.lower)
+    payload.tags = sorted({encoder.text("tag", name, "tag") for name in mapping.tags(attendee)} - {""}, key=str.lower)
     payload.warnings = encoder.warnings
     return payload

@@ -6,6 +6,7 @@ every request recorded (without the key) for the SyncLog row.
 """
 import ipaddress
 import json
+import re
 import time
 from urllib.parse import urlencode, urlsplit
 
@@ -78,6 +79,30 @@ def summarize_errors(body):
             return "; ".join(str(reason) for reason in body["failureReasons"])
         return json.dumps(body)[:500] if body else "(empty body)"
     return str(body)[:500] if body else "(empty body)"
+
+
+def _json_object(response):
+    """AC's answer as a dict, or None when it is not a JSON object."""
+    try:
+        body = response.json() if response.content else None
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def describe_body(response):
+    """A short description of an answer that is not AC's JSON, for the SyncLog."""
+    text = (response.text or "").strip()
+    if not text:
+        return "an empty body"
+    if text.startswith("<"):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        shown = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+        return f"an HTML page: {' '.join(shown.split())[:120]}"
+    body = _json_object(response)
+    if body is not None:
+        return summarize_errors(body)
+    return f"text that is not JSON: {text[:120]}"
 
 
 class ActiveCampaignClient:
@@ -158,7 +183,9 @@ class ActiveCampaignClient:
         self.recorder.append(record)
         started = time.monotonic()
         try:
-            response = self.session.request(method, url, json=json_body, params=params, timeout=self.timeout)
+            # Never follow a redirect: requests would resend the Api-Token header to wherever it points.
+            response = self.session.request(method, url, json=json_body, params=params, timeout=self.timeout,
+                                            allow_redirects=False)
         except requests.Timeout as error:
             record["response"] = f"timeout: {type(error).__name__}"
             raise TransientError(f"{method} {shown_path}: AC did not answer in time ({type(error).__name__})") from None
@@ -173,10 +200,7 @@ class ActiveCampaignClient:
 
     def _parse(self, method, path, response):
         status = response.status_code
-        try:
-            body = response.json() if response.content else None
-        except ValueError:
-            body = None
+        body = _json_object(response)
         where = f"{method} {path}"
         if status == 429:
             retry_after = response.headers.get("Retry-After")
@@ -186,20 +210,28 @@ class ActiveCampaignClient:
                 retry_after = None
             raise RateLimited(f"{where}: AC rate limit (429)", status=status, body=body, retry_after=retry_after)
         if status >= 500:
-            raise ServerError(f"{where}: AC server error {status}", status=status, body=body)
+            raise ServerError(f"{where}: AC server error {status}: {describe_body(response)}", status=status, body=body)
         if status in (401, 403):
             raise ConfigurationError(
                 f"{where}: AC refused the API key ({status}); check ACTIVECAMPAIGN_API_KEY", status=status, body=body
             )
+        if 300 <= status < 400:
+            target = urlsplit(response.headers.get("Location", "")).hostname or "nowhere"
+            raise BadResponse(f"{where}: AC answered {status} redirecting to {target}; check ACTIVECAMPAIGN_URL",
+                              status=status)
+        if 400 <= status < 500 and body is None:
+            # Not AC's JSON: a proxy or load balancer answered, not AC.
+            raise BadResponse(f"{where}: AC answered {status} with {describe_body(response)}", status=status)
         if status == 404:
             raise NotFound(f"{where}: not found: {summarize_errors(body)}", status=status, body=body)
         if 400 <= status < 500:
             raise ValidationFailed(f"{where}: AC rejected the data ({status}): {summarize_errors(body)}",
                                    status=status, body=body)
-        if not isinstance(body, dict) or (body and set(body) <= {"message", "error", "errors"}):
-            # 2xx with an HTML page, an empty body or an error-shaped body.
-            kind = "empty body" if not response.content else "not the JSON AC documents"
-            raise BadResponse(f"{where}: AC answered {status} with {kind}", status=status, body=response.text[:200])
+        if body is None:
+            raise BadResponse(f"{where}: AC answered {status} with {describe_body(response)}", status=status)
+        if body and set(body) <= {"message", "error", "errors"}:
+            raise BadResponse(f"{where}: AC answered {status} with an error instead of data: {summarize_errors(body)}",
+                              status=status, body=body)
         return body
 
     # -- endpoints ---------------------------------------------------------

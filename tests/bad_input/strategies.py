@@ -25,7 +25,8 @@ HOSTILE = [
 NUL = "\x00"
 # Unicode control characters outside C0 (NEL, C1 controls): see test_c1_control_characters_are_stripped.
 C1 = ["\x80", "\x85", "\x9b", "\x9f"]
-C0_AND_DEL = {chr(code) for code in range(0x20)} - {"\t", "\n"} | {"\x7f"}
+# Every control character (C0, DEL, C1) but tab and newline: what the mapping strips.
+C0_AND_DEL = ({chr(code) for code in range(0x20)} - {"\t", "\n"}) | {chr(code) for code in range(0x7f, 0xa0)}
 
 DIETARY_KEYS = [key for key, _ in DIETARY_CHOICES]
 VOLUNTEER_KEYS = [key for key, _ in VOLUNTEER_CHOICES]
@@ -150,8 +151,9 @@ def badge_page_posts(draw, refusals=True, long_values=True, email_kind="usual"):
 # -- the table's rules, written out once (the oracle) ----------------------------
 def expected_text(name, value, limit_key):
     """(what AC should get, the warnings) for a text value, by the issue's table:
-    C0 controls but tab and newline (and DEL) stripped with a warning; a value
-    longer than the limit cut at a grapheme boundary, with the original length."""
+    control characters but tab and newline stripped with a warning; a value
+    longer than the limit cut at a grapheme boundary, with the original length
+    (as typed) and the length actually sent."""
     warnings = []
     kept = "".join(ch for ch in str(value) if ch not in C0_AND_DEL)
     if kept != str(value):
@@ -170,8 +172,8 @@ def expected_text(name, value, limit_key):
             if len(cut) + len(cluster) > limit:
                 break
             cut += cluster
-        warnings.append(f"{name}: cut to {len(cut)} characters (was {len(kept)})")
         kept = cut.rstrip()
+        warnings.append(f"{name}: cut to {len(kept)} characters (was {len(str(value))})")
     return kept, warnings
 
 

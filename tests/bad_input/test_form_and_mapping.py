@@ -148,10 +148,6 @@ def test_the_text_encoder_follows_the_table_for_any_text(key_and_value):
     assert len(sent) <= LIMITS[limit_key]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: crm_sync.mapping._CONTROL strips only C0 controls and DEL; C1 controls (U+0080-U+009F, e.g. NEL "
-    "U+0085, CSI U+009B) are control characters too (Unicode category Cc) and reach AC unwarned. "
-    r"Fix: _CONTROL = re.compile(r'[\x00-\x08\x0b-\x1f\x7f-\x9f]')."))
 @pytest.mark.parametrize("control", bad.C1)
 def test_c1_control_characters_are_stripped_with_a_warning(control):
     encoder = Encoder()

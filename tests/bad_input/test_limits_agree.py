@@ -138,12 +138,6 @@ def test_tag_names_at_the_limit_are_accepted_and_one_past_refused_raw(ac):
         client.post("/tags", {"tag": {"tag": at(limit + 1), "tagType": "contact"}})
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (minor for Badge Maker, whose event slugs are at most 50 characters; real for another project's "
-    "tags()): crm_sync.mapping.build_contact_payload applies no limit to tag names, so a tag past "
-    "LIMITS['tag'] reaches AC and the attempt fails with 422. Fix: in build_contact_payload, pass each tag "
-    "through encoder.text('tag', name, 'tag') (which cuts at a grapheme boundary with a warning) before "
-    "de-duplicating."))
 def test_a_tag_past_the_limit_is_cut_by_the_mapping():
     limit = ASSUMED_LIMITS["tag"]
     payload = build_contact_payload(attendee(event_slug="s" * limit))  # the tag is "event:" + the slug

@@ -5,7 +5,7 @@ never a crashed worker: a real worker process against the sandbox's
 import pytest
 
 from crm_sync.models import SyncLog
-from tests.e2e.conftest import worker  # noqa: F401  (the fixture)
+from tests.e2e.conftest import worker  # noqa: F401,F811  (the fixture)
 from tests.e2e.test_worker_sync import wait_for
 
 
@@ -29,29 +29,12 @@ class UnclearErrorMessage(AssertionError):
     xfail for it never hides a crash or a stuck worker (those fail as usual)."""
 
 
-def unclear(reason):
-    return pytest.mark.xfail(strict=True, raises=UnclearErrorMessage, reason=reason)
-
-
-BAD_RESPONSE_BUG = (
-    "BUG: ActiveCampaignClient._parse reports every 2xx answer that is not AC's JSON as 'AC answered 200 with not "
-    "the JSON AC documents', without saying what came: staff cannot tell a login page from AC's own error. Fix: "
-    "describe the body in the message, e.g. kind = 'an empty body' / f'an HTML page ({content type}): "
-    "<first 120 characters, tags stripped>' / f'an error instead of data: {summarize_errors(body)}' for a JSON "
-    "object made only of message/error/errors.")
-EMPTY_BODY_BUG = (
-    "BUG: for a 4xx that is not JSON (an HTML page from a proxy), _parse passes body=None to summarize_errors, so "
-    "the message says '(empty body)' although AC sent a page. Fix: summarize the text when the JSON parse fails, "
-    "e.g. summarize_errors(body if body is not None else response.text[:200]) or the same description as above; "
-    "and treat a 4xx that is not JSON as BadResponse (retry), not as AC refusing the data.")
-
-
 FAULTS = [  # (malformed, malformed_status, the category expected)
     ("html", None, "bad_response"),
     ("empty", None, "bad_response"),
     ("message", None, "bad_response"),
     ("errors_string", None, "bad_response"),
-    ("html", 422, "validation"),
+    ("html", 422, "bad_response"),  # a 4xx that is not AC's JSON comes from a proxy, not AC
 ]
 
 
@@ -67,7 +50,6 @@ def latest(person):
 
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
-@unclear(f"{BAD_RESPONSE_BUG} / {EMPTY_BODY_BUG}")
 def test_malformed_answers_are_clear_failures_and_the_worker_syncs_on(worker, ac_sandbox, make_user, confirm_badge):
     """One worker through every fault in turn. Robustness is asserted as it goes
     (a failure there fails the test outright); whether each message names what AC
@@ -123,11 +105,12 @@ def inline_sync(sandbox_settings, make_user, confirm_badge):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("mode, status, category", [
-    pytest.param("html", None, "bad_response", marks=unclear(BAD_RESPONSE_BUG), id="html-200"),
+    pytest.param("html", None, "bad_response", id="html-200"),
     pytest.param("empty", None, "bad_response", id="empty-200"),
-    pytest.param("message", None, "bad_response", marks=unclear(BAD_RESPONSE_BUG), id="message-200"),
-    pytest.param("errors_string", None, "bad_response", marks=unclear(BAD_RESPONSE_BUG), id="errors-string-200"),
-    pytest.param("html", 422, "validation", marks=unclear(EMPTY_BODY_BUG), id="html-422"),
+    pytest.param("message", None, "bad_response", id="message-200"),
+    pytest.param("errors_string", None, "bad_response", id="errors-string-200"),
+    # A 4xx that is not AC's JSON comes from a proxy in front of AC: retried, not blamed on the data.
+    pytest.param("html", 422, "bad_response", id="html-422"),
     pytest.param("message", 422, "validation", id="message-422"),
     pytest.param("errors_string", 422, "validation", id="errors-string-422"),
 ])

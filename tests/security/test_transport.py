@@ -126,12 +126,6 @@ def _serve(host, redirect_to=None):
     return server
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: requests follows redirects and keeps custom headers on every hop (it strips only Authorization), so "
-    "an AC answer 3xx to another host makes ActiveCampaignClient send the Api-Token there, over plain http too "
-    "(api_base's http-only-to-loopback rule is checked for the configured URL only). Fix: in "
-    "ActiveCampaignClient._exchange pass allow_redirects=False to session.request and treat any 3xx as "
-    "BadResponse (f'AC answered {status} redirecting to {host of Location}'); AC's API never redirects."))
 def test_the_key_never_follows_a_redirect_to_another_host():
     other = _serve("127.0.0.1")
     # Same machine, another host name: requests sees a different origin.
