@@ -41,6 +41,10 @@ CHAOS_ENV = {
     "CRM_SYNC_RECONCILE_INTERVAL": 3600,
     "CRM_SYNC_LOG_LEVEL": "WARNING",
 }
+# The soak shapes (docs/reliability.md) change these from the environment:
+# CHAOS_SET_<NAME>=value overrides a knob, CHAOS_PEOPLE the people per scenario.
+CHAOS_ENV.update({key[len("CHAOS_SET_"):]: value for key, value in os.environ.items() if key.startswith("CHAOS_SET_")})
+PEOPLE = int(os.environ.get("CHAOS_PEOPLE", 200))
 HUMAN_CATEGORIES = {"validation", "conflict"}
 REPORT = []  # (scenario, figures) for the terminal summary
 
@@ -276,12 +280,12 @@ def sandbox_port(sandbox):
 CLEAN_RUNS = []
 
 
-def clean_run(event, count=200, prefix="clean"):
+def clean_run(event, count=None, prefix="clean"):
     """Confirm `count` people with no fault and wait until they settle.
     Returns (seconds, people) and remembers the seconds."""
     started = time.monotonic()
-    people = confirm_people(count, event, prefix=prefix)
-    wait_until_settled(120, "(clean run)")
+    people = confirm_people(count or PEOPLE, event, prefix=prefix)
+    wait_until_settled(120 * (count or PEOPLE) / 200, "(clean run)")
     seconds = time.monotonic() - started
     CLEAN_RUNS.append(seconds)
     return seconds, people

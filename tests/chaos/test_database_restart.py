@@ -16,7 +16,7 @@ from django.db import connection
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
 from tests.e2e.processes import PostgresServer
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
@@ -46,7 +46,7 @@ def test_database_restart_while_attempts_run(chaos, tmp_path):
             node, = chaos.workers_up(DATABASE_URL=url, CRM_SYNC_RUNNING_TIMEOUT=6)
             chaos.control.set_faults(latency_ms=100)  # attempts of ~0.5 s: always some running
             event = Event.objects.create(name="Restart Con", slug="restart-con", starts_on="2027-09-01")
-            people = confirm_people(200, event, prefix="restart")
+            people = confirm_people(PEOPLE, event, prefix="restart")
             deadline = time.monotonic() + 30
             while SyncLog.objects.filter(status="running").count() < 2:
                 assert time.monotonic() < deadline, "no attempt running to interrupt"

@@ -6,7 +6,7 @@ import pytest
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
@@ -24,7 +24,7 @@ def test_errors_timeouts_and_429_bursts_still_end_exactly_once(chaos):
         burst_429={"every": 97, "length": 3}, retry_after=1, seed=SEED,
     )
     event = Event.objects.create(name="Flaky Con", slug="flaky-con", starts_on="2027-06-01")
-    people = confirm_people(200, event, prefix="flaky")
+    people = confirm_people(PEOPLE, event, prefix="flaky")
     settle_seconds = wait_until_settled(180, "(under the fault mix)")
 
     assert_exactly_once(chaos.control, people)

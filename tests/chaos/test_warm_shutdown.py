@@ -6,7 +6,7 @@ import pytest
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
@@ -15,7 +15,7 @@ def test_warm_shutdown_mid_backlog_loses_and_repeats_nothing(chaos):
     old, = chaos.workers_up()
     chaos.control.set_faults(latency_ms=50)  # attempts of ~0.2 s, so some are always in flight
     event = Event.objects.create(name="Deploy Con", slug="deploy-con", starts_on="2027-05-01")
-    people = confirm_people(200, event, prefix="deploy")
+    people = confirm_people(PEOPLE, event, prefix="deploy")
 
     deadline = time.monotonic() + 30
     while SyncLog.objects.filter(status="success").count() < 40 or not SyncLog.objects.filter(status="running"):
@@ -26,6 +26,7 @@ def test_warm_shutdown_mid_backlog_loses_and_repeats_nothing(chaos):
     assert not SyncLog.objects.filter(status="running").exists(), "a warm shutdown left an attempt running"
     left = SyncLog.objects.filter(status="queued").count()
 
+    chaos.control.set_faults(latency_ms=0)
     chaos.workers_up()  # the deploy's new node
     settle_seconds = wait_until_settled(90, "(after the deploy)")
     assert_exactly_once(chaos.control, people)

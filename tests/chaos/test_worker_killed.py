@@ -10,7 +10,9 @@ import pytest
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import assert_exactly_once, confirm_people, report, sandbox_port, wait_until_settled
+from tests.chaos.conftest import (
+    PEOPLE, assert_exactly_once, confirm_people, report, sandbox_port, wait_until_settled,
+)
 from tests.e2e.processes import connections_to
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
@@ -39,7 +41,7 @@ def test_pool_processes_and_a_whole_node_killed_mid_attempt(chaos):
     chaos.control.set_faults(latency_ms=40)  # attempts of ~0.2 s, so a kill lands mid-attempt
     port = sandbox_port(chaos.sandbox)
     event = Event.objects.create(name="Kill Con", slug="kill-con", starts_on="2027-07-01")
-    people = confirm_people(200, event, prefix="kill")
+    people = confirm_people(PEOPLE, event, prefix="kill")
 
     killed = []
     for _ in range(3):
