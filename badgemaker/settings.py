@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"  # git-ignored: SQLite files, the embedded broker, uploads
@@ -134,6 +135,15 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = TIME_ZONE
+# Beat's housekeeping (sweep, reconcile, …) has a queue of its own, so that it
+# never waits behind a backlog of syncs. A worker started without -Q consumes
+# every queue listed here.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("crm_sync_beat"))
+CELERY_TASK_ROUTES = {
+    f"crm_sync.tasks.{name}": {"queue": "crm_sync_beat"}
+    for name in ("sweep", "reconcile", "poll_resync_batches", "purge_logs")
+}
 CELERY_BEAT_SCHEDULE = {
     "crm-sync-sweep": {
         "task": "crm_sync.tasks.sweep",
@@ -160,6 +170,7 @@ CRM_SYNC = {
         default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "",
     ),
     "QUEUED_SWEEP_AFTER": env.float("CRM_SYNC_QUEUED_SWEEP_AFTER", default=60.0),
+    "REDISPATCH_AFTER": env.float("CRM_SYNC_REDISPATCH_AFTER", default=600.0),
     "MAX_ATTEMPTS": env.int("CRM_SYNC_MAX_ATTEMPTS", default=8),
     "RETRY_BACKOFF_BASE": env.float("CRM_SYNC_RETRY_BACKOFF_BASE", default=2.0),
     "RETRY_BACKOFF_MAX": env.float("CRM_SYNC_RETRY_BACKOFF_MAX", default=60.0),

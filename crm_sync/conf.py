@@ -28,8 +28,13 @@ DEFAULTS = {
     "MAX_ATTEMPTS": 8,
     "RETRY_BACKOFF_BASE": 2.0,
     "RETRY_BACKOFF_MAX": 60.0,
-    # The beat sweep re-dispatches rows still queued and not started after this many seconds.
+    # The beat sweep dispatches rows the broker never took (a failed publish)
+    # once they are this many seconds overdue…
     "QUEUED_SWEEP_AFTER": 60.0,
+    # …and dispatches again rows the broker took but no worker started after
+    # this long (messages lost when a broker restarted empty). Shorter means
+    # faster recovery but duplicate messages for rows merely waiting in a backlog.
+    "REDISPATCH_AFTER": 600.0,
     # How long a sync waits for another sync of the same person before rescheduling.
     "PERSON_LOCK_WAIT": 10.0,
     "PERSON_LOCK_TTL": 180.0,

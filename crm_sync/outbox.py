@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .conf import crm_setting
@@ -76,12 +77,16 @@ def sweep():
 
 
 def dispatch_stranded():
-    """Dispatch rows still queued a while after they were due. Returns how many."""
-    cutoff = timezone.now() - timezone.timedelta(seconds=crm_setting("QUEUED_SWEEP_AFTER"))
+    """Dispatch queued rows overdue by `QUEUED_SWEEP_AFTER` that the broker
+    never took, and those it took more than `REDISPATCH_AFTER` ago without a
+    worker starting them. Returns how many."""
+    now = timezone.now()
+    cutoff = now - timezone.timedelta(seconds=crm_setting("QUEUED_SWEEP_AFTER"))
+    lost_cutoff = now - timezone.timedelta(seconds=crm_setting("REDISPATCH_AFTER"))
     stranded = (
         SyncLog.objects.filter(status=SyncLog.Status.QUEUED, created_at__lt=cutoff)
         .exclude(not_before__gte=cutoff)
-        .exclude(dispatched_at__gte=cutoff)
+        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=lost_cutoff))
         .order_by("pk")
         .values_list("pk", flat=True)
     )

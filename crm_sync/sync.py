@@ -8,7 +8,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from .activecampaign.breaker import CircuitBreaker, CircuitOpen
@@ -281,6 +281,21 @@ def _after_worker_lost(log):
         log_event("poison", sync_log=log.pk, person=log.user_id)
         return None
     return _next_attempt(log)
+
+
+def release_interrupted(log_id, task_id):
+    """Put a row whose attempt the database cut short back in the queue, if
+    the database answers again; otherwise the sweep closes it later."""
+    try:
+        log = SyncLog.objects.filter(pk=log_id, status=Status.RUNNING, task_id=task_id).first()
+        if log is None:
+            return
+        if log.lock_token:
+            coordination().release_lock(f"person:{log.user_id}", log.lock_token)
+        SyncLog.objects.filter(pk=log_id, status=Status.RUNNING, task_id=task_id).update(
+            status=Status.QUEUED, task_id="", lock_token="", error_message="interrupted: the database went away")
+    except (OperationalError, InterfaceError):
+        logger.warning("crm_sync: database still unreachable; SyncLog %s is left for the sweep", log_id)
 
 
 def close_lost_attempts():

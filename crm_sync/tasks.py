@@ -1,16 +1,28 @@
 """Celery tasks: thin. They load by id, call the service, dispatch what it
 asks for. Arguments are ids only, never personal data (task results are stored)."""
 from celery import shared_task
+from django.db import InterfaceError, OperationalError, connection
 
 from . import outbox
 from .outbox import dispatch
-from .sync import run_sync
+from .sync import release_interrupted, run_sync
+
+DATABASE_ERRORS = (OperationalError, InterfaceError)
+DATABASE_RETRY_SECONDS = 2
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, bind=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True, bind=True, max_retries=None)
 def sync_person(self, log_id):
     """Run the attempt recorded in SyncLog row `log_id`."""
-    follow_up = run_sync(log_id, task_id=self.request.id or "")
+    try:
+        follow_up = run_sync(log_id, task_id=self.request.id or "")
+    except DATABASE_ERRORS as error:
+        # The database went away mid-attempt (a restart, a failover). The
+        # attempt could not even be recorded: put the row back in the queue
+        # and deliver this same message again shortly. Not an attempt spent.
+        connection.close()
+        release_interrupted(log_id, self.request.id or "")
+        raise self.retry(exc=error, countdown=DATABASE_RETRY_SECONDS)
     if follow_up is not None:
         dispatch(follow_up.log.pk, countdown=follow_up.countdown or None)
 

@@ -30,6 +30,7 @@ from tests.e2e.processes import Worker, purge_broker, worker_env
 CHAOS_ENV = {
     "CRM_SYNC_SWEEP_INTERVAL": 1,
     "CRM_SYNC_QUEUED_SWEEP_AFTER": 3,
+    "CRM_SYNC_REDISPATCH_AFTER": 10,
     "CRM_SYNC_RUNNING_TIMEOUT": 15,
     "CRM_SYNC_BREAKER_RESET": 2,
     "CRM_SYNC_READ_TIMEOUT": 1,

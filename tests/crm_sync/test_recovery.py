@@ -158,3 +158,34 @@ def test_a_rescheduled_attempt_frees_the_person_lock(ac, make_user, confirm_badg
     assert run_sync(log.pk) is not None  # rescheduled: the breaker is open
     token = coordination().acquire_lock(f"person:{user.pk}", 10)
     assert token, "the lock was left held"
+
+
+@pytest.mark.django_db(transaction=True)  # the task closes the broken connection, as in a worker
+def test_an_attempt_cut_short_by_the_database_goes_back_to_the_queue(ac, make_user, confirm_badge):
+    from django.db import OperationalError
+
+    from crm_sync.tasks import sync_person
+
+    user = make_user()
+    confirm_badge(user)
+    log = SyncLog.objects.get()
+
+    def database_goes_away(log_id, task_id=""):
+        SyncLog.objects.filter(pk=log_id).update(status="running", task_id=task_id)
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with mock.patch("crm_sync.tasks.run_sync", database_goes_away), \
+            mock.patch.object(sync_person, "retry", side_effect=RuntimeError("retried")) as retry:
+        sync_person.push_request(id="task-9")
+        try:
+            with pytest.raises(RuntimeError, match="retried"):
+                sync_person.run(log.pk)
+        finally:
+            sync_person.pop_request()
+
+    log.refresh_from_db()
+    assert (log.status, log.attempt, log.task_id) == ("queued", 1, "")  # no attempt spent, no worker_lost
+    assert retry.call_args.kwargs["countdown"] > 0
+    run_sync(log.pk, task_id="task-9")  # the same message, delivered again
+    log.refresh_from_db()
+    assert log.status == "success"

@@ -12,6 +12,7 @@ E2E_ENV = {
     # CI-sized sweep ages, so stranded rows are found in seconds.
     "CRM_SYNC_SWEEP_INTERVAL": 1,
     "CRM_SYNC_QUEUED_SWEEP_AFTER": 3,
+    "CRM_SYNC_REDISPATCH_AFTER": 10,
 }
 
 
