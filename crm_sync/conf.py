@@ -24,10 +24,12 @@ DEFAULTS = {
     "RETRY_AFTER_MAX_WAIT": 5.0,
     "CONNECT_TIMEOUT": 3.05,
     "READ_TIMEOUT": 10.0,
-    # Attempts per sync before it is left failed, and the backoff between them.
-    "MAX_ATTEMPTS": 8,
+    # Attempts per sync before it is left failed, and the backoff between them
+    # (about 2, 4, 8 … capped at 5 minutes: some 40 minutes of retrying in all).
+    # Each attempt keeps what it got through, so a flaky AC needs few of them.
+    "MAX_ATTEMPTS": 15,
     "RETRY_BACKOFF_BASE": 2.0,
-    "RETRY_BACKOFF_MAX": 60.0,
+    "RETRY_BACKOFF_MAX": 300.0,
     # The beat sweep dispatches rows the broker never took (a failed publish)
     # once they are this many seconds overdue…
     "QUEUED_SWEEP_AFTER": 60.0,

@@ -54,7 +54,7 @@ class ProbeWatcher(threading.Thread):
 
 @pytest.mark.parametrize("down", ["refused", "503"])
 def test_ac_down_waits_without_spending_attempts_then_drains_at_the_account_rate(chaos, down):
-    chaos.control.set_faults(rate_limit_per_second=RATE)
+    chaos.control.set_faults(rate_limit_per_second=int(RATE))
     chaos.workers_up(CRM_SYNC_RATE_LIMIT=RATE)
     event = Event.objects.create(name="Outage Con", slug="outage-con", starts_on="2027-08-01")
     watcher = ProbeWatcher(chaos.sandbox.url)

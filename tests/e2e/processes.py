@@ -38,6 +38,10 @@ def purge_broker():
             folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir(parents=True, exist_ok=True)
+    elif url.startswith("amqp"):
+        from badgemaker.celery import app
+
+        app.control.purge()  # every queue in CELERY_TASK_QUEUES
 
 
 class Worker:
