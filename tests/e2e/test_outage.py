@@ -9,7 +9,7 @@ from crm_sync.models import SyncLog
 from tests.e2e.conftest import confirm_through_web
 from tests.e2e.test_worker_sync import wait_for
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_half_of_requests_failing_with_503_for_30_seconds(worker, ac_sandbox):
