@@ -68,7 +68,8 @@ def test_event_limits_to_badges_of_that_event(attendee):
 
 
 def test_failed_only_takes_people_whose_latest_attempt_failed(attendee):
-    failed, recovered, never = attendee("failed@example.com"), attendee("recovered@example.com"), attendee()
+    failed, recovered = attendee("failed@example.com"), attendee("recovered@example.com")
+    attendee()  # never attempted: not selected
     SyncLog.objects.create(user=failed, status="success")
     SyncLog.objects.create(user=failed, status="failed")
     SyncLog.objects.create(user=recovered, status="failed")
