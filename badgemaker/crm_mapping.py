@@ -4,9 +4,7 @@ The one table to edit when a field is added: crm_sync reads it through
 `CRM_SYNC["MAPPING"]`. AC fields are named by perstag (their ids differ per
 account); the types are AC's (docs/mapping.md has the full table).
 """
-import datetime
-
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from crm_sync.conf import crm_setting
@@ -78,14 +76,13 @@ def tags(attendee):
 def load_attendee(user):
     """The person with their confirmed badges, the latest last (latest
     `confirmed_at`, then highest id), whatever order syncs run in."""
-    badges = list(
+    badges = (
         Badge.objects.filter(user=user, status=Badge.Status.CONFIRMED)
         .select_related("event")
-        .order_by("confirmed_at", "id")
+        # A badge confirmed by raw SQL may lack confirmed_at: it counts as the oldest.
+        .order_by(F("confirmed_at").asc(nulls_first=True), "id")
     )
-    # A confirmed badge always has confirmed_at; guard against data loaded without it.
-    badges.sort(key=lambda b: (b.confirmed_at or datetime.datetime.min.replace(tzinfo=datetime.timezone.utc), b.id))
-    return Attendee(person=user, badges=badges)
+    return Attendee(person=user, badges=list(badges))
 
 
 def is_opted_in(user):
@@ -109,7 +106,7 @@ def people_changed_since():
     `queryset.update()`, `loaddata`, raw SQL and data migrations fire no
     `post_save`. (Such writes must set `confirmed_at`: `updated_at` only
     moves on `save()`.)"""
-    from django.db.models import F, OuterRef, Q, Subquery
+    from django.db.models import OuterRef, Subquery
 
     from crm_sync.models import SyncLog
 

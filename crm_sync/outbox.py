@@ -90,12 +90,7 @@ def dispatch_stranded():
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    sent = 0
-    for log_id in stranded.iterator():
-        if not dispatch(log_id):
-            break
-        sent += 1
-    return sent
+    return _dispatch_each(stranded.iterator())
 
 
 def reconcile():
@@ -123,14 +118,17 @@ def pause(reason=""):
 def resume():
     """Send again: dispatch everything that queued up meanwhile. Returns how many."""
     SharedState.objects.filter(name="paused").delete()
+    queued = SyncLog.objects.filter(status=SyncLog.Status.QUEUED).order_by("pk").values_list("pk", flat=True)
+    return _dispatch_each(queued.iterator())
+
+
+def _dispatch_each(log_ids):
+    """Dispatch rows in turn, stopping at the first the broker refuses. Returns how many went."""
     sent = 0
-    for log_id in SyncLog.objects.filter(status=SyncLog.Status.QUEUED).order_by("pk").values_list("pk", flat=True):
+    for log_id in log_ids:
         if not dispatch(log_id):
             break
         sent += 1
     return sent
 
 
-def pause_state():
-    return (SharedState.objects.filter(name="paused").values_list("data", flat=True).first()
-            or ({"on": True, "reason": "CRM_SYNC['PAUSED'] setting"} if crm_setting("PAUSED") else {"on": False}))

@@ -6,7 +6,7 @@ from django.utils import timezone
 from .activecampaign.breaker import CircuitBreaker
 from .conf import ac_account
 from .models import SyncLog
-from .outbox import pause_state
+from .sync import pause_state
 
 
 def sync_status():

@@ -14,7 +14,15 @@ from django.utils import timezone
 from .activecampaign.breaker import CircuitBreaker, CircuitOpen
 from .activecampaign.catalog import Catalog
 from .activecampaign.client import ActiveCampaignClient
-from .activecampaign.errors import ACError, BadResponse, ConfigurationError, Conflict, NotFound, TransientError, ValidationFailed
+from .activecampaign.errors import (
+    ACError,
+    BadResponse,
+    ConfigurationError,
+    Conflict,
+    NotFound,
+    TransientError,
+    ValidationFailed,
+)
 from .conf import ac_account, crm_setting
 from .coordination import AccountRateLimiter, RateLimitWait, coordination, log_event
 from .mapping import build_contact_payload, mapping_module
@@ -258,15 +266,22 @@ def _claim(log_id, task_id):
                 return None, None  # another worker is running it right now
             # The same message again: its worker died mid-attempt (acks_late
             # redelivers it). Close the orphan and open the next attempt.
-            if log.lock_token:
-                coordination().release_lock(f"person:{log.user_id}", log.lock_token)
-            _finish(log, Status.FAILED, "worker_lost", "the worker running this attempt stopped before it finished")
-            return None, _after_worker_lost(log)
+            return None, _close_orphan(log, "the worker running this attempt stopped before it finished")
         now = timezone.now()
         log.status, log.started_at, log.task_id = Status.RUNNING, now, task_id
         log.deliveries += 1
         log.save(update_fields=["status", "started_at", "task_id", "deliveries"])
     return log, None
+
+
+def _close_orphan(log, message):
+    """Close an attempt whose worker died: free its lock, record it as
+    `worker_lost`, and return the next attempt, unless this person's attempts
+    keep killing workers."""
+    if log.lock_token:
+        coordination().release_lock(f"person:{log.user_id}", log.lock_token)
+    _finish(log, Status.FAILED, "worker_lost", message)
+    return _after_worker_lost(log)
 
 
 def _after_worker_lost(log):
@@ -292,8 +307,9 @@ def release_interrupted(log_id, task_id):
             return
         if log.lock_token:
             coordination().release_lock(f"person:{log.user_id}", log.lock_token)
-        SyncLog.objects.filter(pk=log_id, status=Status.RUNNING, task_id=task_id).update(
-            status=Status.QUEUED, task_id="", lock_token="", error_message="interrupted: the database went away")
+        log.status, log.task_id, log.lock_token = Status.QUEUED, "", ""
+        log.error_message = "interrupted: the database went away"
+        log.save(update_fields=["status", "task_id", "lock_token", "error_message"])
     except (OperationalError, InterfaceError):
         logger.warning("crm_sync: database still unreachable; SyncLog %s is left for the sweep", log_id)
 
@@ -308,20 +324,20 @@ def close_lost_attempts():
             log = SyncLog.objects.select_for_update().filter(pk=log_id, status=Status.RUNNING).first()
             if log is None:
                 continue
-            if log.lock_token:
-                coordination().release_lock(f"person:{log.user_id}", log.lock_token)
-            _finish(log, Status.FAILED, "worker_lost", "no word from the worker running this attempt; presumed dead")
-            follow_up = _after_worker_lost(log)
+            follow_up = _close_orphan(log, "no word from the worker running this attempt; presumed dead")
         if follow_up:
             follow_ups.append(follow_up)
     return follow_ups
 
 
+def pause_state():
+    """The pause switch: the flag set by `crm_sync_status --pause`, or the setting."""
+    return (SharedState.objects.filter(name="paused").values_list("data", flat=True).first()
+            or ({"on": True, "reason": "CRM_SYNC['PAUSED'] setting"} if crm_setting("PAUSED") else {"on": False}))
+
+
 def is_paused():
-    """The pause switch: the setting, or the flag set by `crm_sync_status --pause`."""
-    if crm_setting("PAUSED"):
-        return True
-    return bool((SharedState.objects.filter(name="paused").values_list("data", flat=True).first() or {}).get("on"))
+    return bool(pause_state().get("on"))
 
 
 def _lock_person(name):

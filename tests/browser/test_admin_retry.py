@@ -1,5 +1,4 @@
 """Staff in the admin: find the failed syncs, retry one, see it succeed."""
-import time
 
 import pytest
 from django.test import Client
@@ -9,6 +8,7 @@ from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
 from tests.browser.conftest import screenshot
 from tests.e2e.conftest import confirm_through_web
+from tests.e2e.test_worker_sync import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -18,24 +18,15 @@ def worker_settings():
     return {"CRM_SYNC_MAX_ATTEMPTS": 1}  # a failure stays failed until someone retries it
 
 
-def wait_for(predicate, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.3)
-    return False
-
-
 def test_staff_filter_failures_retry_one_and_see_it_succeed(page, live_server, worker, ac_sandbox):
     event = Event.objects.create(name="Retry Con", slug="retry-con", starts_on="2027-04-01")
     User.objects.create_superuser(username="admin@example.com", email="admin@example.com", password="badgemaker-demo")
     confirm_through_web(Client(), event, "fine@example.com")
-    assert wait_for(lambda: SyncLog.objects.filter(email="fine@example.com", status="success").exists())
+    assert wait_for(lambda: SyncLog.objects.filter(email="fine@example.com", status="success").exists(), timeout=30)
     ac_sandbox.control.set_faults(error_rate=1.0, error_statuses=[503])  # AC fails this one
     confirm_through_web(Client(), event, "unlucky@example.com")
-    assert wait_for(lambda: SyncLog.objects.filter(email="unlucky@example.com", status="failed").exists()), \
-        worker.output()[-3000:]
+    failed = SyncLog.objects.filter(email="unlucky@example.com", status="failed")
+    assert wait_for(failed.exists, timeout=30), worker.output()[-3000:]
     ac_sandbox.control.set_faults(error_rate=0.0)  # AC is healthy again
 
     page.goto(f"{live_server.url}/admin/login/?next=/admin/crm_sync/synclog/")
@@ -61,7 +52,7 @@ def test_staff_filter_failures_retry_one_and_see_it_succeed(page, live_server, w
     assert "Queued a new sync for 1 person" in page.locator("ul.messagelist").inner_text()
 
     assert wait_for(lambda: SyncLog.objects.filter(email="unlucky@example.com", trigger="admin",
-                                                   status="success").exists()), worker.output()[-3000:]
+                                                   status="success").exists(), timeout=30), worker.output()[-3000:]
     page.goto(f"{live_server.url}/admin/crm_sync/synclog/?trigger__exact=admin")
     assert "Success" in page.locator("#result_list tbody tr").first.inner_text()
     assert ac_sandbox.control.contact("unlucky@example.com")["lists"] == {"badge-maker-attendees": 1}
