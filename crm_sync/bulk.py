@@ -24,10 +24,10 @@ from .activecampaign.errors import ACError, BadResponse, ConfigurationError, Not
 from .conf import ac_account, crm_setting
 from .coordination import AccountRateLimiter, RateLimitWait
 from .models import ContactState, SyncLog
+from .sync import SUBSCRIBED
 
 logger = logging.getLogger(__name__)
 Status = SyncLog.Status
-SUBSCRIBED = 1
 
 BULK_PATH = "/import/bulk_import"
 INFO_PATH = "/import/info"

@@ -31,10 +31,9 @@ from .conf import ac_account, crm_setting
 from .mapping import build_contact_payload, mapping_module
 from .models import CatalogEntry, ContactState, SyncLog
 from .outbox import dispatch
-from .sync import run_sync
+from .sync import SUBSCRIBED, UNSUBSCRIBED, is_unchanged, run_sync
 
 Status = SyncLog.Status
-SUBSCRIBED, UNSUBSCRIBED = 1, 2
 BULK_MINIMUM = 11        # AC: for 10 contacts or fewer use the contact API (API.md §7)
 CHUNK = 500              # people read from the database at a time
 MAX_RESCHEDULES = 30     # a one-by-one attempt waiting for the rate limit or the person's lock
@@ -104,14 +103,6 @@ def select_people(options, account_url, mapping=None):
     importing = (SyncLog.objects.filter(status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, user__isnull=False)
                  .exclude(batch_id="").values("user_id"))
     return people.exclude(pk__in=importing).order_by("pk"), people.filter(pk__in=importing)
-
-
-def is_unchanged(state, payload):
-    """The live sync's skip rule: same record, tags known and covering, subscribed."""
-    if state is None or state.sent != payload.record() or not state.tags_known:
-        return False
-    known = {name.lower() for name in state.tags}
-    return all(name.lower() in known for name in payload.tags) and state.list_status == SUBSCRIBED
 
 
 def route(attendee, state, opted_in, payload):

@@ -46,6 +46,19 @@ class PersonBusy(Exception):
     """Another sync of the same person holds the lock."""
 
 
+def is_unchanged(state, payload):
+    """The skip rule of the live sync and the resync alike: AC already holds
+    this record, the contact's tags are known and cover the payload's, and
+    the person is subscribed. Then nothing needs sending."""
+    return (state is not None and state.sent == payload.record() and state.tags_known
+            and _covers(state.tags, payload.tags) and state.list_status == SUBSCRIBED)
+
+
+def _covers(known, names):
+    """Tag names compare case-insensitively, as AC compares them."""
+    return {name.lower() for name in names} <= {name.lower() for name in known}
+
+
 # -- the attempt ------------------------------------------------------------
 class PersonSync:
     """Brings one person's AC contact in line with the database, as it is now.
@@ -78,14 +91,13 @@ class PersonSync:
         self.log.email = payload.email
         self.log.warnings = payload.warnings
         self.log.payload = {**payload.record(), "tags": payload.tags, "list_status": SUBSCRIBED}
-        contact_due = self.state.sent != payload.record()
-        tags_due = not self.state.tags_known or not self._has_tags(payload.tags)
-        if not (contact_due or tags_due or self.state.list_status != SUBSCRIBED):
+        if is_unchanged(self.state, payload):
             self.state.last_success_at = timezone.now()  # verified in step: the reconciler leaves them alone
             self.state.save(update_fields=["last_success_at", "updated_at"])
             return Status.SKIPPED, "unchanged since the last successful sync"
 
-        created = self.send_contact(payload) if contact_due or not self.state.ac_contact_id else False
+        contact_due = self.state.sent != payload.record() or not self.state.ac_contact_id
+        created = self.send_contact(payload) if contact_due else False
         self.attach_tags(payload.tags, created)
         if self.state.list_status != SUBSCRIBED:
             self.set_list_status(SUBSCRIBED)
@@ -94,7 +106,7 @@ class PersonSync:
         return Status.SUCCESS, "created in AC" if created else "updated in AC"
 
     def _has_tags(self, names):
-        return {name.lower() for name in names} <= {name.lower() for name in self.state.tags}
+        return _covers(self.state.tags, names)
 
     # -- contact -------------------------------------------------------------
     def send_contact(self, payload):
