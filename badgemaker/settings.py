@@ -161,8 +161,9 @@ CELERY_BEAT_SCHEDULE = {
 ACTIVECAMPAIGN_URL = env("ACTIVECAMPAIGN_URL", default="")
 ACTIVECAMPAIGN_API_KEY = env("ACTIVECAMPAIGN_API_KEY", default="")
 CRM_SYNC = {
-    "BADGE_MODEL": "badges.Badge",
-    "MAPPING": "badgemaker.crm_mapping",
+    "RECORD_MODEL": "badges.Badge",
+    "MAPPING": "badgemaker.crm_mapping.BadgeMakerMapping",
+    "LIST_STRINGID": "badge-maker-attendees",
     "PUBLIC_BASE_URL": env("BADGEMAKER_PUBLIC_URL", default="http://127.0.0.1:8000"),
     "PHONE_REGION": env("CRM_SYNC_PHONE_REGION", default="GB"),
     "REDIS_URL": env(

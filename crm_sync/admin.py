@@ -6,8 +6,6 @@ Every value from a person or from AC reaches the page through a template or
 `format_html`, so it is escaped; nothing here marks user data safe.
 """
 import json
-import re
-from urllib.parse import urlsplit
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -23,9 +21,8 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import dashboard
-from .activecampaign.client import is_loopback
-from .conf import crm_setting
-from .mapping import mapping_module
+from .connection import contact_url
+from .mapping import crm_mapping
 from .models import ContactState, SyncLog
 from .outbox import queue_sync
 from .status import sync_status
@@ -33,11 +30,14 @@ from .status import sync_status
 HISTORY_LIMIT = 20
 RETRY_PERMISSION = "crm_sync.retry_sync"
 LIST_STATUS = {1: "subscribed", 2: "unsubscribed"}
-# AC's API host for an account, e.g. `acme.api-us1.com`; its web app lives at `acme.activehosted.com`.
-API_HOST = re.compile(r"\.api-us\d+\.com$")
-
 
 # -- reading values for display ------------------------------------------------
+def event_field():
+    """The lookup from a SyncLog row to what its record is for (an event), or None."""
+    event = crm_mapping().record_event_field
+    return f"badge__{event}" if event else None
+
+
 def follow(obj, lookup):
     """The value at a `badge__event` style lookup from `obj`, or None where a link is missing."""
     for name in lookup.split("__"):
@@ -61,20 +61,6 @@ def pretty_response(text):
         return pretty_json(json.loads(text))
     except (TypeError, ValueError):
         return str(text)
-
-
-def contact_url(account_url, contact_id):
-    """Where staff see a contact in AC's web app: `{account web URL}/app/contacts/{id}`,
-    the web URL being the API URL with `.api-usN.com` turned into `.activehosted.com`.
-    For the loopback sandbox, its root page (it lists every contact). None if unknown."""
-    if not (account_url and contact_id):
-        return None
-    parts = urlsplit(account_url)
-    if not parts.hostname:
-        return None
-    if is_loopback(parts.hostname):
-        return f"{parts.scheme}://{parts.netloc}/"
-    return f"https://{API_HOST.sub('.activehosted.com', parts.hostname)}/app/contacts/{contact_id}"
 
 
 def admin_change_url(obj):
@@ -169,7 +155,7 @@ def person_panel(request, person, badge=None):
     ]
     return render_to_string("admin/crm_sync/person_panel.html", {
         "person": person,
-        "opted_in": getattr(person, crm_setting("PERSON_OPT_IN_FIELD"), None),
+        "opted_in": crm_mapping().is_opted_in(person),
         "history": [{"log": log, "url": admin_change_url(log),
                      "changes_url": changes_url(log) if log.status == SyncLog.Status.SUCCESS else None}
                     for log in history],
@@ -198,7 +184,7 @@ class CrmStatusAdminMixin:
         return obj
 
     def crm_badge(self, obj):
-        return mapping_module().latest_confirmed_badge(obj)
+        return crm_mapping().latest_confirmed(obj)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and obj.pk is not None:
@@ -255,8 +241,8 @@ class SyncLogAdmin(admin.ModelAdmin):
     # -- the list --------------------------------------------------------------
     def get_queryset(self, request):
         related = ["user", "badge"]
-        event_lookup = crm_setting("ADMIN_EVENT_FIELD")
-        if self._is_relation(event_lookup):
+        event_lookup = event_field()
+        if event_lookup and self._is_relation(event_lookup):
             related.append(event_lookup)
         return super().get_queryset(request).select_related(*related)
 
@@ -271,10 +257,12 @@ class SyncLogAdmin(admin.ModelAdmin):
         return model is not None
 
     def get_list_filter(self, request):
-        return ("status", "error_category", "trigger", crm_setting("ADMIN_EVENT_FIELD"), "created_at")
+        return ("status", "error_category", "trigger", *filter(None, [event_field()]), "created_at")
 
     def get_search_fields(self, request):
-        return tuple(crm_setting("ADMIN_SEARCH_FIELDS"))
+        mapping = crm_mapping()
+        return ("email", *(f"user__{name}" for name in mapping.person_search_fields),
+                *(f"badge__{name}" for name in mapping.record_search_fields))
 
     @admin.display(description="person", ordering="user__email")
     def person(self, log):
@@ -282,7 +270,8 @@ class SyncLogAdmin(admin.ModelAdmin):
 
     @admin.display(description="event")
     def event(self, log):
-        return follow(log, crm_setting("ADMIN_EVENT_FIELD")) or "—"
+        lookup = event_field()
+        return (follow(log, lookup) if lookup else None) or "—"
 
     @admin.display(description="duration")
     def took(self, log):
@@ -389,8 +378,9 @@ class SyncLogAdmin(admin.ModelAdmin):
         person = get_object_or_404(SyncLog._meta.get_field("user").related_model, pk=person_id)
         badge = None
         if request.POST.get("badge", "").isdigit():
-            badge = dashboard.badge_model().objects.filter(pk=request.POST["badge"]).first()
-            if badge is not None and follow(badge, crm_setting("BADGE_PERSON_FIELD")) != person:
+            mapping = crm_mapping()
+            badge = mapping.record_model._default_manager.filter(pk=request.POST["badge"]).first()
+            if badge is not None and mapping.person_of(badge) != person:
                 raise Http404("That badge is not this person's.")
         report_retries(self, request, queue_retries([(person, badge)]))
         next_url = request.POST.get("next", "")

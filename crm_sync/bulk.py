@@ -19,12 +19,22 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from .activecampaign.client import ActiveCampaignClient, summarize_errors
-from .activecampaign.errors import ACError, BadResponse, ConfigurationError, NotFound, TransientError, ValidationFailed
+from .activecampaign.client import summarize_errors
+from .errors import (
+    CrmError,
+    BadResponse,
+    Category,
+    ConfigurationError,
+    NotFound,
+    TransientError,
+    ValidationFailed,
+)
+from .activecampaign.payloads import SUBSCRIBED, bulk_import_body, request_size
 from .conf import ac_account, crm_setting
-from .coordination import AccountRateLimiter, RateLimitWait
+from .connection import make_client
+from .mapping import crm_mapping
 from .models import ContactState, SyncLog
-from .sync import SUBSCRIBED
+from .outbox import queue_sync
 
 logger = logging.getLogger(__name__)
 Status = SyncLog.Status
@@ -42,46 +52,6 @@ POLL_FIRST = 1.0              # seconds after sending before the first import/in
 POLL_EVERY = 2.0
 MAX_IN_FLIGHT = 20            # batches queued in AC before the sender waits for the oldest
 STALE_AFTER = 15 * 60         # a resync row running this long without a batch id was abandoned
-# What `requests` sends: json.dumps with its default separators, so sizes are exact.
-_ENVELOPE = len(json.dumps({"contacts": []}))
-_SNAKE_CASE = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
-
-
-class NotBulkable(ValueError):
-    """The payload has a contact attribute the bulk importer cannot carry."""
-
-
-def bulk_contact(payload, field_ids, list_id, exclude_automations):
-    """The bulk importer's row for `payload` (a ContactPayload): snake_case
-    names, custom fields by id, tags by name, the list by id. Empty values
-    are already left out of the payload, so nothing stored in AC is blanked."""
-    unknown = set(payload.contact) - set(_SNAKE_CASE)
-    if unknown:
-        raise NotBulkable(f"contact attribute(s) {', '.join(sorted(unknown))} have no bulk importer name")
-    row = {"email": payload.email}
-    for name, value in payload.contact.items():
-        row[_SNAKE_CASE[name]] = value
-    if payload.fields:
-        row["fields"] = [{"id": _id(field_ids[perstag]), "value": value}
-                         for perstag, value in sorted(payload.fields.items())]
-    if payload.tags:
-        row["tags"] = list(payload.tags)
-    row["subscribe"] = [{"listid": _id(list_id)}]
-    row["exclude_automations"] = exclude_automations
-    return row
-
-
-def _id(value):
-    return int(value) if str(value).isdigit() else value
-
-
-def row_size(row):
-    """Bytes `row` adds to a bulk request body, with the separator before it."""
-    return len(json.dumps(row)) + len(", ")
-
-
-def request_size(total_row_sizes, count):
-    return _ENVELOPE + total_row_sizes - (len(", ") if count else 0)
 
 
 @dataclass
@@ -111,6 +81,10 @@ class Tally:
     def fail(self, email, category, message):
         self.failed.append((email, category, message))
 
+    def count_request(self, report):
+        """The client's `on_request` hook: one more request to AC."""
+        self.requests += 1
+
 
 @dataclass
 class Batch:
@@ -121,27 +95,6 @@ class Batch:
     deadline: float
     next_poll_at: float
     polls: int = 0
-
-
-class PatientLimiter:
-    """The account-wide limiter shared with the workers, waiting as long as
-    it takes: a command can wait where a worker would reschedule."""
-
-    def __init__(self, limiter, sleep=time.sleep):
-        self.limiter = limiter
-        self.sleep = sleep
-
-    def wait_for_slot(self):
-        while True:
-            try:
-                return self.limiter.wait_for_slot()
-            except RateLimitWait as wait:
-                self.sleep(min(wait.wait, 1.0))
-
-
-def make_client(account_url, api_key):
-    """A client for the command: the account-wide limiter, waited out."""
-    return ActiveCampaignClient(account_url, api_key, limiter=PatientLimiter(AccountRateLimiter(account_url)))
 
 
 class ImporterRate:
@@ -216,7 +169,7 @@ class BulkSender:
                 trigger=SyncLog.Trigger.RESYNC, status=Status.RUNNING, started_at=now,
                 account_url=self.account_url, warnings=person.payload.warnings,
                 payload={**person.payload.record(), "tags": person.payload.tags, "list_status": SUBSCRIBED},
-                requests=[{"method": "POST", "path": "/api/3" + BULK_PATH, "body": {"contacts": [person.row]},
+                requests=[{"method": "POST", "path": "/api/3" + BULK_PATH, "body": bulk_import_body([person.row]),
                            "status": None, "response": ""}],
             )
             for person in people
@@ -230,15 +183,16 @@ class BulkSender:
         """Send `people` as one request; on a rejection, fail the rows AC
         names and send the rest once more, or halve when it names none."""
         try:
-            answer = self._request_bulk({"contacts": [person.row for person in people]}, single=len(people) == 1)
+            answer = self._request_bulk(bulk_import_body([person.row for person in people]), single=len(people) == 1)
         except ValidationFailed as error:
             named = named_rows(error.body, len(people))
             if len(people) == 1:
-                self._fail(people, "validation", f"AC's bulk importer refused this contact: "
+                self._fail(people, Category.VALIDATION, f"AC's bulk importer refused this contact: "
                                                  f"{named.get(0) or summarize_errors(error.body)}", 400)
             elif named and may_drop_named:
                 for index, reason in named.items():
-                    self._fail([people[index]], "validation", f"AC's bulk importer refused this contact: {reason}", 400)
+                    self._fail([people[index]], Category.VALIDATION,
+                               f"AC's bulk importer refused this contact: {reason}", 400)
                 rest = [person for index, person in enumerate(people) if index not in named]
                 if rest:
                     self._post(rest, may_drop_named=False)
@@ -247,7 +201,7 @@ class BulkSender:
                 self._post(people[:half], may_drop_named=True)
                 self._post(people[half:], may_drop_named=True)
             return
-        except ACError as error:
+        except CrmError as error:
             self._fail(people, error.category, str(error), error.status)
             if isinstance(error, ConfigurationError):
                 raise  # every later request would fail the same way
@@ -279,13 +233,10 @@ class BulkSender:
                 self.sleep(2 ** attempt)
 
     def _call(self, method, path, body=None, **params):
-        try:
-            if method == "POST":
-                return self.client.post(path, body)
-            return self.client.get(path, **params)
-        finally:
-            self.tally.requests += len(self.client.recorder)
-            self.client.recorder.clear()  # bulk bodies are large; each row keeps its own part
+        # Requests are counted by the client's on_request hook (Tally.count_request).
+        if method == "POST":
+            return self.client.post(path, body)
+        return self.client.get(path, **params)
 
     def _fail(self, people, category, message, status):
         now = timezone.now()
@@ -386,7 +337,7 @@ def complete_batch(batch_id, answer, tally):
         row.api_calls = len(row.requests)
         row.finished_at = now
         if row.email.lower() in failures:
-            row.status, row.error_category = Status.FAILED, SyncLog.Category.VALIDATION
+            row.status, row.error_category = Status.FAILED, Category.VALIDATION
             row.error_message = f"AC's importer reported this contact as failed (batch {batch_id}); it gives no reason"
             tally.fail(row.email, row.error_category, row.error_message)
         else:
@@ -443,11 +394,7 @@ def _record_success(rows, now):
     if raced:
         # Let the live sync compare the person as they are now with what
         # the import wrote; it sends only if they differ.
-        from django.contrib.auth import get_user_model
-
-        from .outbox import queue_sync
-
-        for user in get_user_model().objects.filter(pk__in=[row.user_id for row in raced]):
+        for user in crm_mapping().person_model._default_manager.filter(pk__in=[row.user_id for row in raced]):
             queue_sync(user, trigger=SyncLog.Trigger.RESYNC)
 
 
@@ -465,7 +412,7 @@ def close_abandoned_rows():
     cutoff = timezone.now() - timezone.timedelta(seconds=STALE_AFTER)
     return SyncLog.objects.filter(
         status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, batch_id="", task_id="", started_at__lt=cutoff,
-    ).update(status=Status.FAILED, error_category=SyncLog.Category.WORKER_LOST, finished_at=timezone.now(),
+    ).update(status=Status.FAILED, error_category=Category.WORKER_LOST, finished_at=timezone.now(),
              error_message="the resync run stopped before AC acknowledged this contact; run the resync again")
 
 
@@ -481,15 +428,16 @@ def poll_open_batches(wait=0.0, client=None, sleep=time.sleep):
     """Finish bulk batches left in flight by an earlier run (Ctrl-C, a crash,
     a poll time limit). Beat can call it with no arguments: each open batch
     is polled once. With `wait`, polls until they complete or `wait` seconds
-    pass. Returns a Tally; batches still importing stay open."""
+    pass. Returns a Tally; batches still importing stay open. The requests
+    of a `client` given are counted by that client's own on_request hook."""
     tally = Tally()
     close_abandoned_rows()
-    account_url, api_key = ac_account()
+    account_url = ac_account()[0]
     batches = open_batches(account_url)
     if not batches:
         return tally
     own_client = client is None
-    client = client or make_client(account_url, api_key)
+    client = client or make_client(patient=True, on_request=tally.count_request)
     try:
         sender = BulkSender(client, account_url, tally, poll_timeout=wait, sleep=sleep)
         now = time.monotonic()

@@ -1,11 +1,11 @@
 """System checks: dangerous or missing configuration, flagged at startup."""
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.checks import Error, Warning, register
 
-from .activecampaign.client import api_base
-from .activecampaign.errors import ConfigurationError
-from .conf import ac_account, crm_setting
-from .dashboard import LONGEST_WINDOW
+from .conf import DASHBOARD_DAYS, REQUIRED, ac_account, crm_setting, missing_settings
+from .connection import account_url_problem
+from .mapping import crm_mapping
 
 
 @register()
@@ -19,11 +19,9 @@ def check_activecampaign_settings(app_configs, **kwargs):
             f"{missing} not set: confirmed badges are queued but every sync will fail as a configuration error.",
             hint="Set them in the environment (docs/configuration.md).", id="crm_sync.W001",
         ))
-    if url:
-        try:
-            api_base(url)
-        except ConfigurationError as error:
-            problems.append(Error(str(error), id="crm_sync.E001"))
+    problem = account_url_problem(url) if url else None
+    if problem:
+        problems.append(Error(problem, id="crm_sync.E001"))
     return problems
 
 
@@ -52,10 +50,26 @@ def check_celery_delivery(app_configs, **kwargs):
 @register()
 def check_log_retention(app_configs, **kwargs):
     retention = crm_setting("LOG_RETENTION_DAYS")
-    if retention < LONGEST_WINDOW.days:
+    if retention < DASHBOARD_DAYS:
         return [Warning(
             f"CRM_SYNC['LOG_RETENTION_DAYS'] is {retention}: sync attempts are deleted before the admin "
-            f"dashboard's {LONGEST_WINDOW.days}-day figures are complete.",
-            hint=f"Keep at least {LONGEST_WINDOW.days} days (CRM_SYNC_LOG_RETENTION_DAYS).", id="crm_sync.W003",
+            f"dashboard's {DASHBOARD_DAYS}-day figures are complete.",
+            hint=f"Keep at least {DASHBOARD_DAYS} days (CRM_SYNC_LOG_RETENTION_DAYS).", id="crm_sync.W003",
         )]
     return []
+
+
+@register()
+def check_host_contract(app_configs, **kwargs):
+    """The settings a host project must give, and its CrmMapping."""
+    problems = [
+        Error(f"CRM_SYNC[{name!r}] is not set: {REQUIRED[name]}.", hint="See docs/integration.md.",
+              id="crm_sync.E002")
+        for name in missing_settings()
+    ]
+    if "MAPPING" not in missing_settings():
+        try:
+            crm_mapping()
+        except ImproperlyConfigured as error:
+            problems.append(Error(str(error), hint="See docs/integration.md.", id="crm_sync.E003"))
+    return problems

@@ -1,19 +1,32 @@
 """crm_sync's settings, read at call time (never at import) so that
 `override_settings` works in tests.
 
-The project's settings hold one dict, `CRM_SYNC`, plus the two AC settings
-`ACTIVECAMPAIGN_URL` and `ACTIVECAMPAIGN_API_KEY`. See docs/configuration.md.
+The project's settings hold one dict, `CRM_SYNC`, plus the CRM account's
+URL and key (`ACTIVECAMPAIGN_URL`, `ACTIVECAMPAIGN_API_KEY`). See
+docs/configuration.md. Settings without a default (`REQUIRED`) must be
+given by the host project; a system check names any that are missing.
 """
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+# The host project must name these; there is no sensible default.
+REQUIRED = {
+    # The model whose confirmation makes its person a contact, "app_label.Model".
+    "RECORD_MODEL": "the model whose confirmation syncs its person, e.g. 'badges.Badge'",
+    # The host's CrmMapping subclass, by dotted path.
+    "MAPPING": "your CrmMapping subclass, e.g. 'myproject.crm.MyMapping'",
+    # The list opted-in people are subscribed to, by its stringid.
+    "LIST_STRINGID": "the stringid of the CRM list opted-in people join",
+}
 
 DEFAULTS = {
-    # Which models crm_sync listens to, and the module that maps them to AC.
-    "BADGE_MODEL": "badges.Badge",
-    "MAPPING": "badgemaker.crm_mapping",
+    # The model of the people synced; the auth user model when not given.
+    "PERSON_MODEL": "",
     # Absolute URLs for uploaded images are built from this.
     "PUBLIC_BASE_URL": "",
-    # Region used to read phone numbers typed without a country code.
-    "PHONE_REGION": "GB",
+    # Region used to read phone numbers typed without a country code ("GB");
+    # empty means such numbers are not sent.
+    "PHONE_REGION": "",
     # Redis for the limiter, locks and shared caches; "" means the database.
     "REDIS_URL": "",
     # AC's account-wide limit is 5 requests per second (API.md §2).
@@ -49,20 +62,9 @@ DEFAULTS = {
     "RUNNING_TIMEOUT": 180.0,
     # Pause sending without losing anything (also switchable at run time: crm_sync_status --pause).
     "PAUSED": False,
-    # The list attendees who opt in are subscribed to, by its stringid.
-    "LIST_STRINGID": "badge-maker-attendees",
     # Characters of AC's answer kept per request in a SyncLog row.
     "LOG_BODY_LIMIT": 2000,
-    # -- admin and dashboard (docs/admin.md) ------------------------------
-    # Lookups from a SyncLog row into the host project's models. Badge Maker's
-    # values are the defaults; another project names its own.
-    "ADMIN_EVENT_FIELD": "badge__event",
-    "ADMIN_SEARCH_FIELDS": ("email", "user__first_name", "user__last_name", "badge__badge_name"),
-    # On the badge model: its person, and when it was confirmed (a badge counts
-    # as confirmed once this is set). On the person: the opt-in flag.
-    "BADGE_PERSON_FIELD": "user",
-    "BADGE_CONFIRMED_AT_FIELD": "confirmed_at",
-    "PERSON_OPT_IN_FIELD": "crm_opt_in",
+    # -- the admin dashboard (docs/admin.md) ------------------------------
     # The organisers' targets shown next to the dashboard's figures.
     "DASHBOARD_COMPLETENESS_TARGET": 0.95,
     "DASHBOARD_OPT_IN_TARGET": 0.90,
@@ -75,11 +77,37 @@ DEFAULTS = {
 }
 
 
+# The admin dashboard's longest window; retention must keep at least this much.
+DASHBOARD_DAYS = 30
+
+
 def crm_setting(name):
-    """Return one crm_sync setting, falling back to its default."""
+    """Return one crm_sync setting, falling back to its default. A required
+    setting that is missing raises ImproperlyConfigured naming it."""
+    given = getattr(settings, "CRM_SYNC", {}) or {}
+    if name in REQUIRED:
+        if not given.get(name):
+            raise ImproperlyConfigured(f"CRM_SYNC[{name!r}] is not set: {REQUIRED[name]} (docs/configuration.md)")
+        return given[name]
     if name not in DEFAULTS:
         raise KeyError(f"Unknown crm_sync setting {name!r}")
-    return getattr(settings, "CRM_SYNC", {}).get(name, DEFAULTS[name])
+    return given.get(name, DEFAULTS[name])
+
+
+def missing_settings():
+    """The required settings the host project has not given."""
+    given = getattr(settings, "CRM_SYNC", {}) or {}
+    return [name for name in REQUIRED if not given.get(name)]
+
+
+def record_model_label():
+    """The record model, "app_label.Model". Read when models load, so a
+    missing one raises at once, naming the setting."""
+    return crm_setting("RECORD_MODEL")
+
+
+def person_model_label():
+    return crm_setting("PERSON_MODEL") or settings.AUTH_USER_MODEL
 
 
 def ac_account():

@@ -12,21 +12,21 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.apps import apps
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from .conf import ac_account, crm_setting
-from .mapping import mapping_module
+from .conf import DASHBOARD_DAYS, ac_account, crm_setting
+from .mapping import crm_mapping
+from .models import OPEN_STATUSES as OPEN
 from .models import ContactState, SyncLog
 
 Status = SyncLog.Status
 WINDOWS = (
-    ("Last 24 hours", timedelta(hours=24)), ("Last 7 days", timedelta(days=7)), ("Last 30 days", timedelta(days=30)),
+    ("Last 24 hours", timedelta(hours=24)), ("Last 7 days", timedelta(days=7)),
+    (f"Last {DASHBOARD_DAYS} days", timedelta(days=DASHBOARD_DAYS)),
 )
 LONGEST_WINDOW = WINDOWS[-1][1]
-OPEN = (Status.QUEUED, Status.RUNNING)
 DONE_WELL = (Status.SUCCESS, Status.SKIPPED)
 
 
@@ -56,34 +56,36 @@ def describe_seconds(seconds):
     return f"{seconds} s"
 
 
-# -- the host project's models, named in settings -----------------------------
-def badge_model():
-    return apps.get_model(crm_setting("BADGE_MODEL"))
-
-
+# -- the host project's records, as its CrmMapping defines them ---------------
 def confirmed_badges():
-    return badge_model().objects.filter(**{f"{crm_setting('BADGE_CONFIRMED_AT_FIELD')}__isnull": False})
+    return crm_mapping().confirmed_records()
+
+
+def _confirmed_at():
+    return crm_mapping().confirmed_at_field
 
 
 def _person_opted_in():
-    return Q(**{f"{crm_setting('BADGE_PERSON_FIELD')}__{crm_setting('PERSON_OPT_IN_FIELD')}": True})
+    mapping = crm_mapping()
+    return mapping.opted_in_filter(prefix=f"{mapping.person_field}__")
 
 
 def _success_after_confirmation():
-    """Successful attempts that put the badge's person into AC after the
-    badge was confirmed (a payload: not an unsubscribe), correlated to a badge."""
+    """Successful attempts that put the record's person into AC after the
+    record was confirmed (a payload: not an unsubscribe), correlated to a record."""
+    mapping = crm_mapping()
     return SyncLog.objects.filter(
-        user=OuterRef(crm_setting("BADGE_PERSON_FIELD")),
+        user=OuterRef(mapping.person_field),
         status=Status.SUCCESS,
         payload__isnull=False,
-        finished_at__gte=OuterRef(crm_setting("BADGE_CONFIRMED_AT_FIELD")),
+        finished_at__gte=OuterRef(mapping.confirmed_at_field),
     )
 
 
 def _final_status():
     """The status of the person's latest finished attempt, correlated to a SyncLog row."""
     return Subquery(
-        SyncLog.objects.filter(user=OuterRef("user")).exclude(status__in=OPEN)
+        SyncLog.objects.filter(user=OuterRef("user")).finished()
         .order_by("-created_at", "-pk").values("status")[:1]
     )
 
@@ -159,7 +161,7 @@ def window(label, since, times_to_ac):
 
     figures.time_to_ac = TimeToAC.of(seconds for confirmed, seconds in times_to_ac if confirmed >= since)
 
-    badges = confirmed_badges().filter(**{f"{crm_setting('BADGE_CONFIRMED_AT_FIELD')}__gte": since})
+    badges = confirmed_badges().filter(**{f"{_confirmed_at()}__gte": since})
     counts = badges.aggregate(confirmed=Count("pk"), opted_in=Count("pk", filter=_person_opted_in()))
     figures.confirmed, figures.opted_in = counts["confirmed"], counts["opted_in"]
     return figures
@@ -168,7 +170,7 @@ def window(label, since, times_to_ac):
 def confirmation_to_ac(since):
     """(confirmed_at, seconds to AC) for every badge confirmed since `since`
     by an opted-in person whose contact has reached AC since."""
-    confirmed_at = crm_setting("BADGE_CONFIRMED_AT_FIELD")
+    confirmed_at = _confirmed_at()
     first_success = _success_after_confirmation().order_by("finished_at").values("finished_at")[:1]
     pairs = (
         confirmed_badges().filter(_person_opted_in(), **{f"{confirmed_at}__gte": since})
@@ -189,7 +191,7 @@ class Backlog:
 
 
 def backlog():
-    confirmed_at = crm_setting("BADGE_CONFIRMED_AT_FIELD")
+    confirmed_at = _confirmed_at()
     waiting = confirmed_badges().filter(_person_opted_in()).exclude(Exists(_success_after_confirmation()))
     oldest = waiting.order_by(confirmed_at).values_list(confirmed_at, flat=True).first()
     return Backlog(waiting.count(), oldest)
@@ -207,9 +209,9 @@ def field_completeness():
     """For each AC field in the mapping, the share of people synced to the
     configured account whose last successful sync sent it filled. crm_sync
     never sends an empty value, so a key that is there is a field filled."""
-    mapping = mapping_module()
-    fields = [("contact", name) for name in getattr(mapping, "CONTACT", {})]
-    fields += [("fields", spec.perstag) for spec in getattr(mapping, "FIELDS", [])]
+    mapping = crm_mapping()
+    fields = [("contact", name) for name in mapping.contact]
+    fields += [("fields", spec.perstag) for spec in mapping.fields]
     states = ContactState.objects.filter(sent__isnull=False)
     account_url = ac_account()[0]
     if account_url:
@@ -244,7 +246,7 @@ def daily(days, now, times_to_ac):
     by_day = {today - timedelta(days=n): Day(today - timedelta(days=n)) for n in range(days - 1, -1, -1)}
     since = timezone.make_aware(datetime.combine(min(by_day), time.min))
     rows = (
-        SyncLog.objects.filter(created_at__gte=since, attempt=1).exclude(status__in=OPEN)
+        SyncLog.objects.filter(created_at__gte=since, attempt=1).finished()
         .annotate(final=_final_status(), day=TruncDate("created_at"))
         .values("day")
         .annotate(

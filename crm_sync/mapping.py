@@ -1,24 +1,31 @@
-"""From a person and their badges to the contact AC should hold: pure
-functions, no database session, no HTTP.
+"""The contract with the host project, and the pure step from a person to
+the contact the CRM should hold.
 
-The table of what goes where lives in the project's mapping module (for
-Badge Maker, `badgemaker/crm_mapping.py`, named by `CRM_SYNC["MAPPING"]`);
-this module holds the value encoders and the builder they share. Every rule
-here follows AC's field formats (API.md §4): dates `YYYY-MM-DD`, checkboxes
-`||A||B||`, phones in E.164, and never an empty value, because AC overwrites
-stored data with blanks (API.md §3.1).
+A host project subclasses `CrmMapping` once (Badge Maker's is
+`badgemaker.crm_mapping.BadgeMakerMapping`) and names it in
+`CRM_SYNC["MAPPING"]`. The subclass says which records make a person a
+contact ("confirmed"), who may be emailed ("opted in"), and the table of
+fields and tags. This module also holds the value encoders and the builder
+they share. Every rule follows the CRM's field formats (docs/activecampaign.md):
+dates `YYYY-MM-DD`, checkboxes `||A||B||`, phones in E.164, and never an
+empty value, because the CRM overwrites stored data with blanks.
 """
 import datetime
 import json
 import re
 from dataclasses import dataclass, field
-from importlib import import_module
+from functools import lru_cache
 from pathlib import Path
 
 import grapheme
 import phonenumbers
+from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from .conf import crm_setting
+from .conf import crm_setting, person_model_label, record_model_label
 
 LIMITS = {
     key: value
@@ -45,14 +52,14 @@ class Field:
 
 @dataclass
 class Attendee:
-    """A person and their confirmed badges, newest last, as the mapping sees them."""
+    """A person and their confirmed records, newest last, as the mapping sees them."""
 
     person: object
-    badges: list
+    records: list
 
     @property
     def latest(self):
-        return self.badges[-1] if self.badges else None
+        return self.records[-1] if self.records else None
 
 
 @dataclass
@@ -70,8 +77,129 @@ class ContactPayload:
         return {"email": self.email, "contact": dict(self.contact), "fields": dict(self.fields)}
 
 
-def mapping_module():
-    return import_module(crm_setting("MAPPING"))
+class CrmMapping:
+    """What a host project tells crm_sync about its data. Subclass it, fill
+    in the table, and name the subclass in `CRM_SYNC["MAPPING"]`.
+
+    crm_sync syncs *people* (`CRM_SYNC["PERSON_MODEL"]`, the auth user model
+    by default). A person becomes a contact once they have a confirmed
+    *record* (`CRM_SYNC["RECORD_MODEL"]`: Badge Maker's badge, a ticket, a
+    registration) holding a foreign key to them. "Confirmed" and "opted in"
+    are each defined here once, as a queryset filter and as a check on one
+    object; the sync, the reconciler, the resync, the dashboard and the
+    admin all ask these. Override both halves of a pair together.
+    """
+
+    # -- names on the record model -------------------------------------
+    #: The record's foreign key to its person.
+    person_field = "user"
+    #: When the record was confirmed; the dashboard measures time to the CRM from it.
+    confirmed_at_field = "confirmed_at"
+    #: Moves on every save of the record (`auto_now`); None if there is none.
+    #: The reconciler finds records changed without a `post_save` through it.
+    changed_at_field = None
+    #: The boolean on the person that says they may be emailed.
+    opt_in_field = "crm_opt_in"
+
+    # -- the admin -------------------------------------------------------
+    #: A lookup from a record to what it is for (an event), shown and filtered
+    #: on in the SyncLog admin; None for none.
+    record_event_field = None
+    #: Lookups from a person, and from a record, searched in the SyncLog
+    #: admin besides the email sent.
+    person_search_fields = ("first_name", "last_name")
+    record_search_fields = ()
+    #: Relations of the record the table reads (`select_related`).
+    record_select_related = ()
+
+    # -- the table (docs/mapping.md) --------------------------------------
+    #: Contact attributes: {"firstName": Field(...), "lastName": …, "phone": …}.
+    contact = {}
+    #: Custom fields, by perstag.
+    fields = []
+
+    def email_of(self, person):
+        """The person's email address: what the CRM matches contacts on."""
+        return person.email
+
+    def email(self, attendee):
+        return self.email_of(attendee.person)
+
+    def tags(self, attendee):
+        """Tag names for the contact. Tags are only ever added."""
+        return []
+
+    # -- "confirmed", defined once -----------------------------------------
+    def confirmed_filter(self):
+        """A `Q` on the record model selecting confirmed records."""
+        return Q(**{f"{self.confirmed_at_field}__isnull": False})
+
+    def is_confirmed(self, record):
+        return getattr(record, self.confirmed_at_field) is not None
+
+    # -- "opted in", defined once ------------------------------------------
+    def opted_in_filter(self, prefix=""):
+        """A `Q` selecting opted-in people; `prefix` is the lookup from
+        another model to the person (`"user__"` from a record)."""
+        return Q(**{f"{prefix}{self.opt_in_field}": True})
+
+    def is_opted_in(self, person):
+        return bool(getattr(person, self.opt_in_field))
+
+    # -- built on the above; rarely overridden -----------------------------
+    @property
+    def record_model(self):
+        return apps.get_model(record_model_label())
+
+    @property
+    def person_model(self):
+        return apps.get_model(person_model_label())
+
+    def person_of(self, record):
+        return getattr(record, self.person_field)
+
+    def confirmed_records(self):
+        return self.record_model._default_manager.filter(self.confirmed_filter())
+
+    def confirmed_records_of(self, person):
+        """The person's confirmed records, the latest last (latest
+        confirmation, then highest id), whatever order syncs run in. A record
+        confirmed by raw SQL without a confirmation time counts as the oldest."""
+        return (self.confirmed_records().filter(**{self.person_field: person})
+                .select_related(*self.record_select_related)
+                .order_by(F(self.confirmed_at_field).asc(nulls_first=True), "pk"))
+
+    def latest_confirmed(self, person):
+        """The record a change to the person is filed under, or None."""
+        return self.confirmed_records_of(person).last()
+
+    def load(self, person):
+        """The person with their confirmed records, as the table sees them."""
+        return Attendee(person=person, records=list(self.confirmed_records_of(person)))
+
+    def event_filter(self, event):
+        """A `Q` on the record model for `resync_crm --event`; None if the
+        project has no events."""
+        return None
+
+
+@lru_cache(maxsize=8)
+def _mapping_for(path):
+    try:
+        mapping_class = import_string(path)
+    except ImportError as error:
+        raise ImproperlyConfigured(f"CRM_SYNC['MAPPING'] = {path!r} cannot be imported: {error}") from error
+    if not (isinstance(mapping_class, type) and issubclass(mapping_class, CrmMapping)):
+        raise ImproperlyConfigured(f"CRM_SYNC['MAPPING'] = {path!r} is not a subclass of crm_sync.mapping.CrmMapping")
+    return mapping_class()
+
+
+def crm_mapping():
+    """The host project's `CrmMapping`, as `CRM_SYNC["MAPPING"]` names it."""
+    path = crm_setting("MAPPING")
+    if not path:
+        raise ImproperlyConfigured("CRM_SYNC['MAPPING'] is not set: name your CrmMapping subclass (docs/integration.md)")
+    return _mapping_for(path)
 
 
 # -- encoders ---------------------------------------------------------------
@@ -100,8 +228,6 @@ class Encoder:
         if not value:
             return ""
         if isinstance(value, datetime.datetime):
-            from django.utils import timezone
-
             value = timezone.localtime(value).date()
         reason = check(value) if check else None
         if reason:
@@ -144,16 +270,16 @@ def encode_field(encoder, spec, attendee):
 
 
 def build_contact_payload(attendee, mapping=None):
-    """The contact AC should hold for `attendee`, following the mapping
-    module's `EMAIL`, `CONTACT`, `FIELDS` and `tags()`."""
-    mapping = mapping or mapping_module()
+    """The contact the CRM should hold for `attendee`, following the
+    mapping's `email()`, `contact`, `fields` and `tags()`."""
+    mapping = mapping or crm_mapping()
     encoder = Encoder()
-    payload = ContactPayload(email=mapping.EMAIL(attendee).strip().lower())
-    for name, spec in mapping.CONTACT.items():
+    payload = ContactPayload(email=(mapping.email(attendee) or "").strip().lower())
+    for name, spec in mapping.contact.items():
         value = encode_field(encoder, spec, attendee)
         if value:
             payload.contact[name] = value
-    for spec in mapping.FIELDS:
+    for spec in mapping.fields:
         value = encode_field(encoder, spec, attendee)
         if value:
             payload.fields[spec.perstag] = value

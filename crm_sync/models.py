@@ -1,8 +1,61 @@
 """Database models: one SyncLog row per attempt, and what crm_sync knows about
-each person's contact in ActiveCampaign."""
-from django.conf import settings
+each person's contact in the CRM. The person and record models are the host
+project's, named in settings (conf.py)."""
+from datetime import timedelta
+
 from django.db import models
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+
+from .errors import Category as ErrorCategory
+from .conf import crm_setting, person_model_label, record_model_label
+
+OPEN_STATUSES = ("queued", "running")
+
+
+class SyncLogQuerySet(models.QuerySet):
+    """The questions asked of the attempts, each answered in one place."""
+
+    def open(self):
+        """Attempts not finished: `queued` (waiting for a worker) or `running`."""
+        return self.filter(status__in=OPEN_STATUSES)
+
+    def finished(self):
+        return self.exclude(status__in=OPEN_STATUSES)
+
+    def stranded(self, now=None):
+        """Queued rows overdue by `QUEUED_SWEEP_AFTER` that the broker never
+        took, and those it took more than `REDISPATCH_AFTER` ago without a
+        worker starting them (a broker that restarted empty): the sweep
+        dispatches them again."""
+        now = now or timezone.now()
+        cutoff = now - timedelta(seconds=crm_setting("QUEUED_SWEEP_AFTER"))
+        lost_cutoff = now - timedelta(seconds=crm_setting("REDISPATCH_AFTER"))
+        return (self.filter(status="queued", created_at__lt=cutoff).exclude(not_before__gte=cutoff)
+                .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=lost_cutoff)))
+
+    def lost(self, now=None):
+        """Rows `running` longer than any attempt can take: their worker died."""
+        cutoff = (now or timezone.now()) - timedelta(seconds=crm_setting("RUNNING_TIMEOUT"))
+        return self.filter(status="running", started_at__lt=cutoff)
+
+    def in_open_batches(self):
+        """Resync rows sent to the bulk importer whose batch is not finished."""
+        return self.filter(status="running", trigger="resync").exclude(batch_id="")
+
+    def expendable(self, older_than):
+        """Rows created before `older_than` that retention may delete or
+        redact: finished, and not their person's latest success with a
+        payload (the admin's "what changed" compares the next success with it)."""
+        later_success = self.model.objects.filter(
+            Q(finished_at__gt=OuterRef("finished_at")) | Q(finished_at=OuterRef("finished_at"), pk__gt=OuterRef("pk")),
+            user=OuterRef("user"), status="success", payload__isnull=False,
+        )
+        # Written as "anything but a kept row" with EXISTS, so that no NULL can
+        # turn the test unknown and silently keep or drop a row.
+        return self.filter(created_at__lt=older_than).finished().filter(
+            ~Q(status="success") | Q(payload__isnull=True) | Q(user__isnull=True) | Exists(later_success)
+        )
 
 
 
@@ -28,25 +81,28 @@ class SyncLog(models.Model):
         RECONCILE = "reconcile", "Found by the reconciler"
 
     class Category(models.TextChoices):
-        NETWORK = "network", "Network error or timeout"
-        RATE_LIMITED = "rate_limited", "Rate limited by AC (429)"
-        SERVER_ERROR = "server_error", "AC server error (5xx)"
-        BAD_RESPONSE = "bad_response", "AC answered something unreadable"
-        VALIDATION = "validation", "AC rejected the data (fix the data)"
-        CONFLICT = "conflict", "Email belongs to another AC contact"
-        CONFIGURATION = "configuration", "Configuration (API key, field or list missing)"
-        WORKER_LOST = "worker_lost", "The worker died during the attempt"
-        POISON = "poison", "Kept killing workers; stopped"
-        INTERNAL = "internal", "Internal error in crm_sync"
+        """The error categories of crm_sync.errors.Category, with the admin's labels."""
+
+        NETWORK = ErrorCategory.NETWORK.value, "Network error or timeout"
+        RATE_LIMITED = ErrorCategory.RATE_LIMITED.value, "Rate limited by AC (429)"
+        SERVER_ERROR = ErrorCategory.SERVER_ERROR.value, "AC server error (5xx)"
+        BAD_RESPONSE = ErrorCategory.BAD_RESPONSE.value, "AC answered something unreadable"
+        VALIDATION = ErrorCategory.VALIDATION.value, "AC rejected the data (fix the data)"
+        NOT_FOUND = ErrorCategory.NOT_FOUND.value, "AC no longer knows an id crm_sync holds (404)"
+        CONFLICT = ErrorCategory.CONFLICT.value, "Email belongs to another AC contact"
+        CONFIGURATION = ErrorCategory.CONFIGURATION.value, "Configuration (API key, field or list missing)"
+        WORKER_LOST = ErrorCategory.WORKER_LOST.value, "The worker died during the attempt"
+        POISON = ErrorCategory.POISON.value, "Kept killing workers; stopped"
+        INTERNAL = ErrorCategory.INTERNAL.value, "Internal error in crm_sync"
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        person_model_label(), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="crm_sync_logs", verbose_name="person",
     )
     badge = models.ForeignKey(
-        settings.CRM_SYNC.get("BADGE_MODEL", "badges.Badge"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="crm_sync_logs",
-        help_text="The badge whose change caused this sync, if any.",
+        record_model_label(), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="crm_sync_logs", verbose_name="record",
+        help_text="The record (a badge, a registration) whose change caused this sync, if any.",
     )
     email = models.CharField(max_length=254, blank=True, help_text="The email as sent to AC.")
     trigger = models.CharField(max_length=10, choices=Trigger.choices, default=Trigger.SIGNAL)
@@ -81,6 +137,8 @@ class SyncLog(models.Model):
         null=True, blank=True, help_text="When the personal values of this row were blanked (retention.py).",
     )
 
+    objects = SyncLogQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "sync attempt"
@@ -101,7 +159,7 @@ class SyncLog(models.Model):
 
     @property
     def is_open(self):
-        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+        return self.status in OPEN_STATUSES
 
 
 class ContactState(models.Model):
@@ -111,7 +169,7 @@ class ContactState(models.Model):
     another account (or a reset sandbox) can never send a stale id.
     """
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="crm_states")
+    user = models.ForeignKey(person_model_label(), on_delete=models.CASCADE, related_name="crm_states")
     account_url = models.CharField(max_length=255)
     ac_contact_id = models.CharField("AC contact id", max_length=32, blank=True)
     sent = models.JSONField(

@@ -3,19 +3,19 @@ hand it to Celery once that transaction commits.
 
 The row is the outbox: if the broker cannot be reached the row simply stays
 `queued`, the caller (a web request) never sees an error, and the beat sweep
-dispatches it later. Dispatching a row twice is harmless (sync._claim).
+dispatches it later. Dispatching a row twice is harmless (attempts.claim).
 """
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+from celery import current_app
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from .conf import crm_setting
-from .models import SharedState, SyncLog
-from .sync import close_lost_attempts, is_paused
+from .attempts import close_lost_attempts, is_paused, open_attempt, unpause
+from .models import SyncLog
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,14 @@ BROKER_BACKOFF_SECONDS = 5.0
 PUBLISH_TIMEOUT_SECONDS = 1.0
 _broker_down_until = 0.0
 _publisher = None
+# Where rows go instead of Celery inside `handoff()` (crm_sync.testing).
+_handoff = None
+SYNC_TASK = "crm_sync.tasks.sync_person"
 
 
 def queue_sync(user, badge=None, trigger=SyncLog.Trigger.SIGNAL):
     """Record a queued attempt for `user` and dispatch it on commit. Returns the row."""
-    log = SyncLog.objects.create(user=user, badge=badge, email=(user.email or "").strip().lower(), trigger=trigger)
+    log = open_attempt(user, badge, trigger)
     transaction.on_commit(lambda: dispatch(log.pk), robust=True)
     return log
 
@@ -43,6 +46,8 @@ def dispatch(log_id, countdown=None):
     then waits for the sweep. A publish abandoned here may still complete
     later: dispatching a row twice is harmless."""
     global _broker_down_until, _publisher
+    if _handoff is not None:
+        return _handoff(log_id, countdown)
     if time.monotonic() < _broker_down_until:
         return False
     if _publisher is None:  # created on first use, so after any fork
@@ -58,10 +63,21 @@ def dispatch(log_id, countdown=None):
     return True
 
 
-def _publish(log_id, countdown):
-    from .tasks import sync_person
+@contextmanager
+def handoff(run):
+    """Inside the block, hand each dispatched row to `run(log_id, countdown)`
+    instead of Celery. crm_sync.testing builds its capture and eager modes on it."""
+    global _handoff
+    previous, _handoff = _handoff, run
+    try:
+        yield
+    finally:
+        _handoff = previous
 
-    sync_person.apply_async((log_id,), countdown=countdown, retry=False)
+
+def _publish(log_id, countdown):
+    # By name from the app's registry: tasks.py imports this module, not the reverse.
+    current_app.tasks[SYNC_TASK].apply_async((log_id,), countdown=countdown, retry=False)
 
 
 def sweep():
@@ -80,44 +96,13 @@ def dispatch_stranded():
     """Dispatch queued rows overdue by `QUEUED_SWEEP_AFTER` that the broker
     never took, and those it took more than `REDISPATCH_AFTER` ago without a
     worker starting them. Returns how many."""
-    now = timezone.now()
-    cutoff = now - timezone.timedelta(seconds=crm_setting("QUEUED_SWEEP_AFTER"))
-    lost_cutoff = now - timezone.timedelta(seconds=crm_setting("REDISPATCH_AFTER"))
-    stranded = (
-        SyncLog.objects.filter(status=SyncLog.Status.QUEUED, created_at__lt=cutoff)
-        .exclude(not_before__gte=cutoff)
-        .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=lost_cutoff))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    stranded = SyncLog.objects.stranded().order_by("pk").values_list("pk", flat=True)
     return _dispatch_each(stranded.iterator())
-
-
-def reconcile():
-    """Queue a sync for opted-in people whose confirmed badge changed after
-    their last attempt and who have none pending: changes that never fired
-    `post_save` (`queryset.update()`, `loaddata`, raw SQL, data migrations).
-    Returns how many were queued."""
-    from .mapping import mapping_module
-
-    queued = 0
-    for user, badge in mapping_module().people_changed_since():
-        if SyncLog.objects.filter(user=user, status__in=[SyncLog.Status.QUEUED, SyncLog.Status.RUNNING]).exists():
-            continue
-        queue_sync(user, badge=badge, trigger=SyncLog.Trigger.RECONCILE)
-        queued += 1
-    return queued
-
-
-def pause(reason=""):
-    """Keep queueing, stop sending (an AC maintenance window)."""
-    SharedState.objects.update_or_create(name="paused", defaults={"data": {"on": True, "reason": reason,
-                                                                          "since": timezone.now().isoformat()}})
 
 
 def resume():
     """Send again: dispatch everything that queued up meanwhile. Returns how many."""
-    SharedState.objects.filter(name="paused").delete()
+    unpause()
     queued = SyncLog.objects.filter(status=SyncLog.Status.QUEUED).order_by("pk").values_list("pk", flat=True)
     return _dispatch_each(queued.iterator())
 

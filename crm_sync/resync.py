@@ -15,23 +15,17 @@ from itertools import islice
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from .activecampaign.catalog import Catalog
-from .bulk import (
-    MAX_CONTACTS,
-    BulkPerson,
-    BulkSender,
-    NotBulkable,
-    Tally,
-    bulk_contact,
-    make_client,
-    poll_open_batches,
-    row_size,
-)
+from .activecampaign.payloads import NotBulkable, bulk_contact, row_size
+from .bulk import MAX_CONTACTS, BulkPerson, BulkSender, Tally, poll_open_batches
+from .activecampaign.catalog import FIELD, LIST
+from .attempts import Ran, run_attempt
+from .catalog import DatabaseCatalogStore
 from .conf import ac_account, crm_setting
-from .mapping import build_contact_payload, mapping_module
-from .models import CatalogEntry, ContactState, SyncLog
+from .connection import make_catalog, make_client
+from .mapping import crm_mapping
+from .models import ContactState, SyncLog
 from .outbox import dispatch
-from .sync import SUBSCRIBED, UNSUBSCRIBED, is_unchanged, run_sync
+from .sync import Action, Reason, plan
 
 Status = SyncLog.Status
 BULK_MINIMUM = 11        # AC: for 10 contacts or fewer use the contact API (API.md §7)
@@ -40,7 +34,6 @@ MAX_RESCHEDULES = 30     # a one-by-one attempt waiting for the rate limit or th
 
 # Where a person goes. The skip reasons are the live sync's own words.
 BULK, ONE_BY_ONE, UNCHANGED, NOT_OPTED_IN, OTHER = "bulk", "one by one", "unchanged", "not opted in", "skipped"
-UNCHANGED_REASON = "unchanged since the last successful sync"
 
 
 @dataclass
@@ -91,9 +84,9 @@ def day_bounds(since, until):
 def select_people(options, account_url, mapping=None):
     """(people to resync, people still in a bulk batch AC is importing):
     user querysets, the first ordered by pk for streaming."""
-    mapping = mapping or mapping_module()
+    mapping = mapping or crm_mapping()
     start, end = day_bounds(options.since, options.until)
-    people = mapping.resync_people(start, end, options.event or None)
+    people = records_confirmed_between(mapping, start, end, options.event)
     if options.failed_only:
         latest = SyncLog.objects.filter(user=OuterRef("pk")).order_by("-created_at", "-id").values("status")[:1]
         people = people.annotate(latest_attempt=Subquery(latest)).filter(latest_attempt=Status.FAILED)
@@ -105,25 +98,34 @@ def select_people(options, account_url, mapping=None):
     return people.exclude(pk__in=importing).order_by("pk"), people.filter(pk__in=importing)
 
 
-def route(attendee, state, opted_in, payload):
-    """(where the person goes, why), following the live sync's rules; people
+def records_confirmed_between(mapping, start, end, event=""):
+    """The people (a queryset) with a record still confirmed whose
+    confirmation time is in [start, end), of one event if `event` is given."""
+    confirmed_at = mapping.confirmed_at_field
+    records = mapping.confirmed_records().filter(**{f"{confirmed_at}__gte": start, f"{confirmed_at}__lt": end})
+    if event:
+        by_event = mapping.event_filter(event)
+        if by_event is None:
+            raise ValueError("--event: this project's CrmMapping defines no events (event_filter)")
+        records = records.filter(by_event)
+    return mapping.person_model._default_manager.filter(pk__in=records.values(mapping.person_field))
+
+
+def route(the_plan):
+    """(where the person goes, why), following the live sync's plan; people
     the bulk importer cannot handle like the live sync go one by one."""
-    if not attendee.badges:
-        return OTHER, "no confirmed badge"
-    list_status = state.list_status if state else None
-    if not opted_in:
-        if list_status == SUBSCRIBED:
-            return ONE_BY_ONE, "opt-in withdrawn: to be unsubscribed"
-        if list_status == UNSUBSCRIBED:
-            return NOT_OPTED_IN, "opt-in withdrawn; already unsubscribed, not updated"
-        return NOT_OPTED_IN, "not opted in: not sent to AC"
-    if list_status == UNSUBSCRIBED:
+    if the_plan.action is Action.UNSUBSCRIBE:
+        return ONE_BY_ONE, "opt-in withdrawn: to be unsubscribed"
+    if the_plan.action is Action.NOTHING:
+        if the_plan.reason is Reason.UNCHANGED:
+            return UNCHANGED, str(the_plan.reason)
+        if the_plan.reason in (Reason.NOT_OPTED_IN, Reason.ALREADY_UNSUBSCRIBED):
+            return NOT_OPTED_IN, str(the_plan.reason)
+        return OTHER, str(the_plan.reason)
+    if the_plan.resubscribe:
         return ONE_BY_ONE, "opt-in renewed: the bulk importer never re-subscribes"
-    sent_email = (state.sent or {}).get("email") if state else None
-    if sent_email and sent_email != payload.email:
+    if the_plan.email_changed:
         return ONE_BY_ONE, "email changed: the bulk importer matches by email and would make a second contact"
-    if is_unchanged(state, payload):
-        return UNCHANGED, UNCHANGED_REASON
     return BULK, ""
 
 
@@ -149,8 +151,8 @@ class Resync:
         self.force_one_by_one = one_by_one
         self.sleep = sleep
         self.summary = Summary(dry_run=options.dry_run)
-        self.mapping = mapping_module()
-        self.account_url, self.api_key = ac_account()
+        self.mapping = crm_mapping()
+        self.account_url = ac_account()[0]
         self.client = self.catalog = self.sender = None
         self.field_ids = {}
         self.list_id = None
@@ -160,12 +162,11 @@ class Resync:
         return self.stop is not None and self.stop.is_set()
 
     def run(self):
-        """Run and return the Summary. Raises ACError subclasses for a
+        """Run and return the Summary. Raises CrmError subclasses for a
         configuration problem (bad key, missing field or list)."""
         options, summary = self.options, self.summary
         if options.dry_run:
-            self.field_ids = dict(CatalogEntry.objects.filter(
-                account_url=self.account_url, kind=CatalogEntry.Kind.FIELD).values_list("key", "ac_id"))
+            self.field_ids = DatabaseCatalogStore(self.account_url).ids(FIELD)
         else:
             summary.earlier = poll_open_batches(wait=options.poll_timeout, sleep=self.sleep)
         people, importing = select_people(options, self.account_url, self.mapping)
@@ -174,8 +175,8 @@ class Resync:
         self.bulk = summary.selected >= BULK_MINIMUM if self.force_one_by_one is None else not self.force_one_by_one
         try:
             if not options.dry_run:
-                self.client = make_client(self.account_url, self.api_key)
-                self.catalog = Catalog(self.client, self.account_url)
+                self.client = make_client(patient=True, on_request=summary.count_request)
+                self.catalog = make_catalog(self.client)
             self.sender = BulkSender(self.client, self.account_url, summary, batch_size=options.batch_size,
                                      poll_timeout=options.poll_timeout, sleep=self.sleep)
             if options.dry_run:
@@ -185,7 +186,6 @@ class Resync:
         finally:
             self._write_skipped()
             if self.client is not None:
-                summary.requests += len(self.client.recorder)
                 self.client.close()
         return summary
 
@@ -205,12 +205,11 @@ class Resync:
                 self.progress(done, self.summary.selected)
 
     def _person(self, user, state):
-        attendee = self.mapping.load_attendee(user)
-        opted_in = self.mapping.is_opted_in(user)
-        payload = build_contact_payload(attendee, self.mapping) if attendee.badges and opted_in else None
-        where, reason = route(attendee, state, opted_in, payload)
-        email = payload.email if payload else (user.email or "").strip().lower()
-        badge_id = attendee.latest.pk if attendee.latest else None
+        the_plan = plan(user, state, self.mapping)
+        payload = the_plan.payload
+        where, reason = route(the_plan)
+        email = payload.email if payload else (self.mapping.email_of(user) or "").strip().lower()
+        badge_id = the_plan.record_id
         if where == BULK and not self.bulk:
             where, reason = ONE_BY_ONE, "10 people or fewer: the live sync's path"
         if where == BULK:
@@ -230,7 +229,7 @@ class Resync:
             else:
                 self._one_by_one(user.pk, badge_id, email)
         else:
-            self._skip(user.pk, badge_id, email, where, reason, payload)
+            self._skip(user.pk, badge_id, email, where, reason, payload, the_plan.log_payload)
 
     def _bulk_person(self, user, badge_id, payload):
         try:
@@ -250,21 +249,19 @@ class Resync:
         if not self.catalog.fields_fresh:
             # Ids AC no longer knows would fail every row of every batch: read them once per run.
             self.catalog.refresh_fields()
-        self.field_ids.update({perstag: info["id"] for perstag, info in self.catalog.fields(missing).items()})
+        self.field_ids.update(self.catalog.field_ids(missing))
         return self.field_ids
 
     def _list_id(self):
         if self.list_id is None:
             stringid = crm_setting("LIST_STRINGID")
             if self.options.dry_run:
-                entry = CatalogEntry.objects.filter(account_url=self.account_url, kind=CatalogEntry.Kind.LIST,
-                                                    key=stringid).first()
-                self.list_id = entry.ac_id if entry else stringid
+                self.list_id = DatabaseCatalogStore(self.account_url).ids(LIST).get(stringid, stringid)
             else:
                 self.list_id = self.catalog.list_id(stringid)
         return self.list_id
 
-    def _skip(self, user_id, badge_id, email, where, reason, payload):
+    def _skip(self, user_id, badge_id, email, where, reason, payload, log_payload=None):
         if where == UNCHANGED:
             self.summary.skipped_unchanged += 1
         elif where == NOT_OPTED_IN:
@@ -278,7 +275,7 @@ class Resync:
             user_id=user_id, badge_id=badge_id, email=email, trigger=SyncLog.Trigger.RESYNC, status=Status.SKIPPED,
             error_message=reason, started_at=now, finished_at=now, account_url=self.account_url,
             warnings=payload.warnings if payload else [],
-            payload={**payload.record(), "tags": payload.tags, "list_status": SUBSCRIBED} if payload else None,
+            payload=log_payload,
         ))
         if len(self.skipped_rows) >= CHUNK:
             self._write_skipped()
@@ -289,11 +286,12 @@ class Resync:
         self.skipped_rows = []
 
     def _one_by_one(self, user_id, badge_id, email):
-        """The live sync's own attempt, run here: one resync row, run_sync on it."""
+        """The live sync's own attempt, run here: one resync row, run_attempt on it."""
         log = SyncLog.objects.create(user_id=user_id, badge_id=badge_id, email=email, trigger=SyncLog.Trigger.RESYNC)
-        follow_up = None
+        ran = Ran()
         for _ in range(MAX_RESCHEDULES):
-            follow_up = run_sync(log.pk)
+            ran = run_attempt(log.pk)
+            follow_up = ran.follow_up
             if follow_up is None or follow_up.log.pk != log.pk:
                 break
             self.sleep(follow_up.countdown)  # rescheduled for the rate limit or the person's lock: wait here
@@ -312,10 +310,10 @@ class Resync:
             retry = f" (attempt {follow_up.log.attempt} queued for the workers)" if follow_up else ""
             summary.fail(log.email, log.error_category, log.error_message + retry)
         elif log.status == Status.SKIPPED:
-            message = log.error_message.lower()
-            if "unchanged" in message:
+            reason = ran.outcome.reason if ran.outcome else None
+            if reason is Reason.UNCHANGED:
                 summary.skipped_unchanged += 1
-            elif "opted in" in message or "opt-in" in message:
+            elif reason in (Reason.NOT_OPTED_IN, Reason.ALREADY_UNSUBSCRIBED):
                 summary.skipped_not_opted_in += 1
             else:
                 summary.skipped_other += 1

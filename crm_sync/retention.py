@@ -13,13 +13,11 @@ on the table for long and can stop half-way without losing anything.
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from .conf import crm_setting
 from .models import SyncLog
 
-OPEN = (SyncLog.Status.QUEUED, SyncLog.Status.RUNNING)
 REDACTED = ""
 
 
@@ -27,24 +25,6 @@ REDACTED = ""
 class PurgeResult:
     deleted: int = 0
     redacted: int = 0
-
-
-def _expendable(older_than):
-    """Rows created before `older_than` that retention may delete or redact:
-    finished, and not their person's latest success with a payload."""
-    later_success = SyncLog.objects.filter(
-        Q(finished_at__gt=OuterRef("finished_at")) | Q(finished_at=OuterRef("finished_at"), pk__gt=OuterRef("pk")),
-        user=OuterRef("user"), status=SyncLog.Status.SUCCESS, payload__isnull=False,
-    )
-    # Written as "anything but a kept row" with EXISTS, so that no NULL can
-    # turn the test unknown and silently keep or drop a row.
-    return (
-        SyncLog.objects.filter(created_at__lt=older_than)
-        .exclude(status__in=OPEN)
-        .filter(
-            ~Q(status=SyncLog.Status.SUCCESS) | Q(payload__isnull=True) | Q(user__isnull=True) | Exists(later_success)
-        )
-    )
 
 
 def purge_old_logs(older_than_days=None, redact_after_days=None, dry_run=False):
@@ -59,9 +39,9 @@ def purge_old_logs(older_than_days=None, redact_after_days=None, dry_run=False):
     now = timezone.now()
     delete_before = now - timezone.timedelta(days=older_than_days)
     redact_before = now - timezone.timedelta(days=redact_after_days)
-    doomed = _expendable(delete_before)
+    doomed = SyncLog.objects.expendable(delete_before)
     # Rows about to be deleted need no redaction first.
-    to_redact = _expendable(redact_before).filter(redacted_at__isnull=True, created_at__gte=delete_before)
+    to_redact = SyncLog.objects.expendable(redact_before).filter(redacted_at__isnull=True, created_at__gte=delete_before)
     if dry_run:
         return PurgeResult(deleted=doomed.count(), redacted=to_redact.count())
     return PurgeResult(deleted=_delete(doomed), redacted=_redact(to_redact, now))
@@ -82,7 +62,7 @@ def _delete(queryset):
     for ids in _batches(queryset):
         with transaction.atomic():
             # Filtered again inside the transaction: a row may have been claimed meanwhile.
-            deleted += SyncLog.objects.filter(pk__in=ids).exclude(status__in=OPEN).delete()[0]
+            deleted += SyncLog.objects.filter(pk__in=ids).finished().delete()[0]
     return deleted
 
 
@@ -90,7 +70,7 @@ def _redact(queryset, now):
     redacted = 0
     for ids in _batches(queryset):
         with transaction.atomic():
-            rows = list(SyncLog.objects.select_for_update().filter(pk__in=ids).exclude(status__in=OPEN))
+            rows = list(SyncLog.objects.select_for_update().filter(pk__in=ids).finished())
             for row in rows:
                 redact(row, now)
             SyncLog.objects.bulk_update(

@@ -3,10 +3,10 @@ command and the admin dashboard."""
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from .activecampaign.breaker import CircuitBreaker
+from .breaker import CircuitBreaker
 from .conf import ac_account
 from .models import SyncLog
-from .sync import pause_state
+from .attempts import pause_state
 
 
 def sync_status():

@@ -1,29 +1,29 @@
-"""AC ids crm_sync needs, looked up once and shared by every worker through
-the database: custom fields by perstag, the list by stringid, tags by name.
+"""The ids of one AC account that crm_sync needs: custom fields by perstag,
+the list by stringid, tags by name. Looked up once through the client and
+kept in a store every worker shares (crm_sync gives it the database's,
+`crm_sync.catalog.DatabaseCatalogStore`).
 
-Never by a hard-coded id: ids differ from account to account (API.md §4).
-The field catalog is read again only when a perstag is missing or AC refuses
-a stored id (`forget_fields`).
+Never by a hard-coded id: ids differ from account to account
+(docs/activecampaign.md). The fields are read again only when a perstag is
+missing or AC refuses a stored id (`forget_fields`).
 """
-from ..models import CatalogEntry
-from .errors import ConfigurationError, ValidationFailed
+from ..errors import ConfigurationError, ValidationFailed
+from .payloads import tag_body
 
-Kind = CatalogEntry.Kind
+FIELD, TAG, LIST = "field", "tag", "list"
 
 
-class Catalog:
-    def __init__(self, client, account_url):
+class AccountCatalog:
+    """Ids read through `client` when `store` does not hold them yet.
+
+    `store` has `get_many(kind, keys) -> {key: {"id", **data}}`,
+    `put(kind, key, id, data=None)` and `forget(kind, key=None)`.
+    """
+
+    def __init__(self, client, store):
         self.client = client
-        self.account_url = account_url
+        self.store = store
         self.fields_fresh = False  # read from AC during this attempt
-
-    def _entries(self, kind):
-        return CatalogEntry.objects.filter(account_url=self.account_url, kind=kind)
-
-    def _store(self, kind, key, ac_id, data=None):
-        CatalogEntry.objects.update_or_create(
-            account_url=self.account_url, kind=kind, key=key, defaults={"ac_id": str(ac_id), "data": data or {}},
-        )
 
     # -- custom fields -----------------------------------------------------
     def fields(self, perstags):
@@ -32,20 +32,18 @@ class Catalog:
         Raises ConfigurationError naming any perstag the account lacks.
         """
         wanted = set(perstags)
-        found = self._stored_fields(wanted)
+        found = self.store.get_many(FIELD, wanted)
         if wanted - set(found) and not self.fields_fresh:
             self.refresh_fields()
-            found = self._stored_fields(wanted)
+            found = self.store.get_many(FIELD, wanted)
         missing = sorted(wanted - set(found))
         if missing:
             raise ConfigurationError(f"AC account has no custom field with perstag {', '.join(missing)}")
         return found
 
-    def _stored_fields(self, perstags):
-        return {
-            entry.key: {"id": entry.ac_id, **entry.data}
-            for entry in self._entries(Kind.FIELD).filter(key__in=perstags)
-        }
+    def field_ids(self, perstags):
+        """{perstag: AC field id} for the given perstags (see `fields`)."""
+        return {perstag: info["id"] for perstag, info in self.fields(perstags).items()}
 
     def refresh_fields(self):
         page = self.client.get_all("/fields", "fields")
@@ -58,22 +56,23 @@ class Catalog:
                 for option_id in field.get("options") or []
                 if str(option_id) in options_by_id
             ]
-            self._store(Kind.FIELD, field["perstag"].upper(), field["id"], {"type": field.get("type"), "options": options})
+            self.store.put(FIELD, field["perstag"].upper(), field["id"],
+                           {"type": field.get("type"), "options": options})
         self.fields_fresh = True
 
     def forget_fields(self):
-        self._entries(Kind.FIELD).delete()
+        self.store.forget(FIELD)
         self.fields_fresh = False
 
     # -- list --------------------------------------------------------------
     def list_id(self, stringid):
-        entry = self._entries(Kind.LIST).filter(key=stringid).first()
+        entry = self.store.get_many(LIST, [stringid]).get(stringid)
         if entry:
-            return entry.ac_id
-        # AC documents no filter by stringid, so page through (API.md §6).
+            return entry["id"]
+        # AC documents no filter by stringid, so page through.
         for item in self.client.get_all("/lists", "lists")["lists"]:
             if item.get("stringid") == stringid:
-                self._store(Kind.LIST, stringid, item["id"])
+                self.store.put(LIST, stringid, item["id"])
                 return str(item["id"])
         raise ConfigurationError(f"AC account has no list with stringid {stringid!r}")
 
@@ -82,21 +81,20 @@ class Catalog:
         """The id of the tag called `name` (compared case-insensitively, as AC
         does), created if the account has none."""
         key = name.lower()
-        entry = self._entries(Kind.TAG).filter(key=key).first()
+        entry = self.store.get_many(TAG, [key]).get(key)
         if entry:
-            return entry.ac_id
+            return entry["id"]
         tag_id = self._search_tag(name)
         if tag_id is None:
             try:
-                created = self.client.post("/tags", {"tag": {"tag": name, "tagType": "contact",
-                                                              "description": "Added by crm_sync"}})
+                created = self.client.post("/tags", tag_body(name))
                 tag_id = str(created["tag"]["id"])
             except ValidationFailed:
                 # Another worker created it a moment ago; AC refuses duplicates.
                 tag_id = self._search_tag(name)
                 if tag_id is None:
                     raise
-        self._store(Kind.TAG, key, tag_id)
+        self.store.put(TAG, key, tag_id)
         return tag_id
 
     def _search_tag(self, name):
@@ -108,4 +106,4 @@ class Catalog:
         return None
 
     def forget_tag(self, name):
-        self._entries(Kind.TAG).filter(key=name.lower()).delete()
+        self.store.forget(TAG, name.lower())

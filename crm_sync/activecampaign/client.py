@@ -1,22 +1,24 @@
 """A small client for the parts of ActiveCampaign's API v3 crm_sync uses.
 
 One `requests.Session` per client, the `Api-Token` header, connect and read
-timeouts on every call, the account-wide rate limiter before every call, and
-every request recorded (without the key) for the SyncLog row.
+timeouts on every call, and every request reported (without the key) to an
+`on_request` hook, for the SyncLog row. It knows nothing of Django: the
+rate limiter and the circuit breaker are handed to it as objects
+(`crm_sync/crm.py`), and `crm_sync.connection.make_client` builds it from the
+settings.
 """
 import ipaddress
 import json
 import re
 import time
+from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
 import requests
 
 from .. import __version__
-from ..conf import crm_setting
-from .breaker import CONFIGURATION, OUTAGE
-from .errors import (
-    ACError,
+from ..errors import (
+    CrmError,
     BadResponse,
     ConfigurationError,
     NotFound,
@@ -25,6 +27,7 @@ from .errors import (
     TransientError,
     ValidationFailed,
 )
+from ..crm import CONFIGURATION, OUTAGE
 
 
 def is_loopback(host):
@@ -105,23 +108,36 @@ def describe_body(response):
     return f"text that is not JSON: {text[:120]}"
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A usable answer from AC: its HTTP status and its JSON object."""
+
+    status: int
+    body: dict
+
+
 class ActiveCampaignClient:
     """Talks to one AC account. Raises the errors in `errors.py`.
 
-    `recorder`, if given, is a list that receives one dict per request
-    (method, path, body sent, status, AC's answer truncated, milliseconds).
-    `limiter` is called before each request (see coordination.AccountRateLimiter),
-    and `breaker` (see breaker.CircuitBreaker) hears how each one went.
+    `limiter.wait_for_slot()` is called before each request and `breaker`
+    hears how each one went (crm_sync/crm.py); either may raise to stop a
+    request going out. `on_request`, if given, is called once per request
+    with a dict: method, path (with the query), body sent, status (None when
+    AC never answered), AC's answer as text cut to `body_limit` characters,
+    and ms. The API key is never in it.
     """
 
-    def __init__(self, account_url, api_key, *, limiter=None, breaker=None, recorder=None):
+    def __init__(self, account_url, api_key, *, connect_timeout=3.05, read_timeout=10.0, retry_after_max_wait=5.0,
+                 body_limit=2000, limiter=None, breaker=None, on_request=None):
         if not api_key:
             raise ConfigurationError("ACTIVECAMPAIGN_API_KEY is not set")
         self.base = api_base(account_url)
+        self.timeout = (connect_timeout, read_timeout)
+        self.retry_after_max_wait = retry_after_max_wait
+        self.body_limit = body_limit
         self.limiter = limiter
         self.breaker = breaker
-        self.recorder = recorder if recorder is not None else []
-        self.timeout = (crm_setting("CONNECT_TIMEOUT"), crm_setting("READ_TIMEOUT"))
+        self.on_request = on_request
         self.session = requests.Session()
         self.session.headers.update({
             "Api-Token": api_key,
@@ -132,23 +148,20 @@ class ActiveCampaignClient:
     def close(self):
         self.session.close()
 
-    @property
-    def calls(self):
-        return len(self.recorder)
-
     # -- transport ---------------------------------------------------------
     def request(self, method, path, *, json_body=None, params=None):
-        """Send one request and return AC's JSON answer as a dict.
+        """Send one request and return AC's `Answer`.
 
-        A 429 is waited out here for its Retry-After (up to a short cap) and
-        tried once more; after that it is raised for the task to retry.
+        A 429 is waited out here for its Retry-After (up to
+        `retry_after_max_wait`) and tried once more; after that it is raised
+        for the caller to retry later.
         """
         for waited_for_429 in (False, True):
             try:
                 return self._send(method, path, json_body, params)
             except RateLimited as error:
                 wait = error.retry_after if error.retry_after is not None else 1.0
-                if waited_for_429 or wait > crm_setting("RETRY_AFTER_MAX_WAIT"):
+                if waited_for_429 or wait > self.retry_after_max_wait:
                     raise
                 time.sleep(wait)
 
@@ -157,7 +170,7 @@ class ActiveCampaignClient:
         if self.limiter is not None:
             self.limiter.wait_for_slot()
         try:
-            body = self._exchange(method, path, json_body, params)
+            answer = self._exchange(method, path, json_body, params)
         except RateLimited:
             raise  # AC answered: it is up, just busy
         except TransientError as error:
@@ -168,37 +181,42 @@ class ActiveCampaignClient:
             if self.breaker and error.status in (401, 403):
                 self.breaker.record_failure(CONFIGURATION, str(error), probe)
             raise
-        except ACError:
+        except CrmError:
             if self.breaker:
                 self.breaker.record_success()
             raise
         if self.breaker:
             self.breaker.record_success()
-        return body
+        return answer
 
     def _exchange(self, method, path, json_body, params):
         url = self.base + path
         shown_path = "/api/3" + path + (("?" + urlencode(params)) if params else "")
-        record = {"method": method, "path": shown_path, "body": json_body, "status": None, "response": ""}
-        self.recorder.append(record)
+        report = {"method": method, "path": shown_path, "body": json_body, "status": None, "response": ""}
         started = time.monotonic()
         try:
-            # Never follow a redirect: requests would resend the Api-Token header to wherever it points.
-            response = self.session.request(method, url, json=json_body, params=params, timeout=self.timeout,
-                                            allow_redirects=False)
-        except requests.Timeout as error:
-            record["response"] = f"timeout: {type(error).__name__}"
-            raise TransientError(f"{method} {shown_path}: AC did not answer in time ({type(error).__name__})") from None
-        except requests.RequestException as error:
-            record["response"] = f"network error: {type(error).__name__}"
-            raise TransientError(f"{method} {shown_path}: could not reach AC ({type(error).__name__})") from None
+            try:
+                # Never follow a redirect: requests would resend the Api-Token header to wherever it points.
+                response = self.session.request(method, url, json=json_body, params=params, timeout=self.timeout,
+                                                allow_redirects=False)
+            except requests.Timeout as error:
+                report["response"] = f"timeout: {type(error).__name__}"
+                raise TransientError(
+                    f"{method} {shown_path}: AC did not answer in time ({type(error).__name__})") from error
+            except requests.RequestException as error:
+                report["response"] = f"network error: {type(error).__name__}"
+                raise TransientError(f"{method} {shown_path}: could not reach AC ({type(error).__name__})") from error
+            finally:
+                report["ms"] = round((time.monotonic() - started) * 1000)
+            report["status"] = response.status_code
+            report["response"] = response.text[: self.body_limit]
         finally:
-            record["ms"] = round((time.monotonic() - started) * 1000)
-        record["status"] = response.status_code
-        record["response"] = response.text[: crm_setting("LOG_BODY_LIMIT")]
-        return self._parse(method, shown_path, response)
+            if self.on_request is not None:
+                self.on_request(report)
+        return Answer(response.status_code, self._parse(method, shown_path, response))
 
     def _parse(self, method, path, response):
+        """AC's JSON object, or the error its status and body call for."""
         status = response.status_code
         body = _json_object(response)
         where = f"{method} {path}"
@@ -235,14 +253,15 @@ class ActiveCampaignClient:
         return body
 
     # -- endpoints ---------------------------------------------------------
+    # The shortcuts return the body; `request` gives the status too.
     def get(self, path, **params):
-        return self.request("GET", path, params=params or None)
+        return self.request("GET", path, params=params or None).body
 
     def post(self, path, body):
-        return self.request("POST", path, json_body=body)
+        return self.request("POST", path, json_body=body).body
 
     def put(self, path, body):
-        return self.request("PUT", path, json_body=body)
+        return self.request("PUT", path, json_body=body).body
 
     def get_all(self, path, collection, **params):
         """Every item of a paged collection (AC pages: limit ≤ 100, offset),

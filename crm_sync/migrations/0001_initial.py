@@ -2,8 +2,9 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-from django.conf import settings
 from django.db import migrations, models
+
+from crm_sync.conf import person_model_label, record_model_label
 
 
 class Migration(migrations.Migration):
@@ -11,9 +12,9 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        # The badge model is the host project's, named in settings.CRM_SYNC.
-        migrations.swappable_dependency(settings.CRM_SYNC.get('BADGE_MODEL', 'badges.Badge')),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        # The person and record models are the host project's, named in settings.CRM_SYNC.
+        migrations.swappable_dependency(record_model_label()),
+        migrations.swappable_dependency(person_model_label()),
     ]
 
     operations = [
@@ -62,7 +63,7 @@ class Migration(migrations.Migration):
                 ('list_status', models.PositiveSmallIntegerField(blank=True, help_text='1 subscribed, 2 unsubscribed, as last set by crm_sync.', null=True)),
                 ('last_success_at', models.DateTimeField(blank=True, null=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='crm_states', to=settings.AUTH_USER_MODEL)),
+                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='crm_states', to=person_model_label())),
             ],
             options={
                 'constraints': [models.UniqueConstraint(fields=('user', 'account_url'), name='crm_state_user_account_uniq')],
@@ -93,8 +94,8 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
                 ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('badge', models.ForeignKey(blank=True, help_text='The badge whose change caused this sync, if any.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='crm_sync_logs', to=settings.CRM_SYNC.get('BADGE_MODEL', 'badges.Badge'))),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='crm_sync_logs', to=settings.AUTH_USER_MODEL, verbose_name='person')),
+                ('badge', models.ForeignKey(blank=True, help_text='The badge whose change caused this sync, if any.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='crm_sync_logs', to=record_model_label())),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='crm_sync_logs', to=person_model_label(), verbose_name='person')),
             ],
             options={
                 'verbose_name': 'sync attempt',

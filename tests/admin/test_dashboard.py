@@ -189,9 +189,9 @@ def test_empty_dashboard_loads(viewer):
 def test_dashboard_tells_the_operator_why_syncs_wait(admin_client):
     from django.urls import reverse
 
-    from crm_sync.activecampaign.breaker import CircuitBreaker
+    from crm_sync.breaker import CircuitBreaker
     from crm_sync.conf import ac_account
-    from crm_sync.outbox import pause
+    from crm_sync.attempts import pause
 
     CircuitBreaker(ac_account()[0]).open("configuration", "AC refused the API key (403)")
     pause("AC maintenance window")

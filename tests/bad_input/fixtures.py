@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from crm_sync.sync import run_sync
+from crm_sync.attempts import run_attempt
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def confirm_and_sync(client, event, email):
     """Confirm through the web, then run the queued attempt against the sandbox. Returns the SyncLog row."""
     assert client.post(reverse("badges:confirm", args=[event.slug])).status_code == 302
     log = SyncLog.objects.filter(email=email.lower()).latest("id")
-    run_sync(log.pk)
+    run_attempt(log.pk).follow_up
     log.refresh_from_db()
     return log
 

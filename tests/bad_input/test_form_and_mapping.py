@@ -84,7 +84,7 @@ def test_what_is_typed_goes_through_the_form_and_the_mapping_by_the_table(post_a
     # A choice withdrawn after the attendee picked it: still stored, no longer offered.
     badge.dietary_preferences = list(badge.dietary_preferences) + retired_keys
     badge.confirmed_at = timezone.now()
-    payload = build_contact_payload(Attendee(person=person, badges=[badge]))
+    payload = build_contact_payload(Attendee(person=person, records=[badge]))
 
     expected_warnings = []
     for name, (where, limit_key) in TEXT_FIELDS.items():

@@ -11,7 +11,7 @@ import pytest
 
 import crm_sync
 from crm_sync.activecampaign.client import ActiveCampaignClient
-from crm_sync.activecampaign.errors import ValidationFailed
+from crm_sync.errors import ValidationFailed
 from crm_sync.mapping import LIMITS, Attendee, Encoder, build_contact_payload
 from crm_sync.sandbox.limits import ASSUMED_LIMITS
 
@@ -32,7 +32,7 @@ def attendee(email="ada@example.com", event_slug="pycon", badge_name="Ada", diet
     person = SimpleNamespace(pk=7, email=email, first_name=first_name, last_name=last_name, phone="",
                              date_of_birth=None, twitter="", instagram="", facebook="", linkedin="", tiktok="",
                              emergency_contact_name="", emergency_contact_phone="")
-    return Attendee(person=person, badges=[badge])
+    return Attendee(person=person, records=[badge])
 
 
 def at(limit, tail="é"):

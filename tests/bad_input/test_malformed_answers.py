@@ -90,13 +90,13 @@ def inline_sync(sandbox_settings, make_user, confirm_badge):
     """Sync one confirmed badge inline (no worker) and return its SyncLog row."""
     from unittest import mock
 
-    from crm_sync.sync import run_sync
+    from crm_sync.attempts import run_attempt
 
     def sync(name):
         with mock.patch("crm_sync.tasks.sync_person.apply_async"):
             person = confirm_someone(make_user, confirm_badge, name)
         log = latest(person)
-        run_sync(log.pk)
+        run_attempt(log.pk).follow_up
         log.refresh_from_db()
         return log
 

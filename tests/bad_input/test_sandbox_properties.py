@@ -11,11 +11,11 @@ from badgemaker.accounts.forms import AboutYouForm
 from badgemaker.accounts.models import User
 from badgemaker.badges.forms import BadgeForm
 from badgemaker.badges.models import Badge
-from badgemaker.crm_mapping import load_attendee
+from crm_sync.mapping import crm_mapping
 from crm_sync.mapping import build_contact_payload
 from crm_sync.models import SyncLog
 from crm_sync.sandbox.validation import email_problem
-from crm_sync.sync import run_sync
+from crm_sync.attempts import run_attempt
 from tests.bad_input import strategies as bad
 from tests.hypothesis_profiles import examples
 
@@ -41,9 +41,9 @@ def test_what_ac_holds_is_what_the_mapping_produced(post_and_refusal, retired_ke
     badge.save()  # post_save queues the attempt, as the confirm view does
 
     log = SyncLog.objects.get(user=person)
-    run_sync(log.pk)
+    run_attempt(log.pk).follow_up
     log.refresh_from_db()
-    expected = build_contact_payload(load_attendee(person))
+    expected = build_contact_payload(crm_mapping().load(person))
 
     assert log.warnings == expected.warnings
     assert log.payload == {**expected.record(), "tags": expected.tags, "list_status": 1}

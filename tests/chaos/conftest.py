@@ -21,7 +21,7 @@ from django.db.models import Exists, OuterRef
 from badgemaker.accounts.models import User
 from badgemaker.badges.models import Badge
 from crm_sync.conf import crm_setting
-from crm_sync.mapping import build_contact_payload, mapping_module
+from crm_sync.mapping import build_contact_payload, crm_mapping
 from crm_sync.models import SyncLog
 from tests.e2e.processes import Worker, purge_broker, worker_env
 
@@ -199,9 +199,9 @@ def assert_exactly_once(control, users, rejected=()):
     """
     problems = []
     rejected_ids = {user.pk for user in rejected}
-    mapping = mapping_module()
+    mapping = crm_mapping()
     list_stringid = crm_setting("LIST_STRINGID")
-    perstags = {spec.perstag for spec in mapping.FIELDS}
+    perstags = {spec.perstag for spec in mapping.fields}
 
     # -- SyncLog --------------------------------------------------------------
     open_rows = list(SyncLog.objects.filter(status__in=["queued", "running"]).values_list("pk", "status")[:5])
@@ -235,7 +235,7 @@ def assert_exactly_once(control, users, rejected=()):
         user.refresh_from_db()
         if user.pk in rejected_ids or not mapping.is_opted_in(user):
             continue
-        payload = build_contact_payload(mapping.load_attendee(user), mapping)
+        payload = build_contact_payload(mapping.load(user), mapping)
         expected[payload.email] = payload
     if set(dump) != set(expected):
         problems.append(f"contacts in AC that should not be: {sorted(set(dump) - set(expected))[:5]}; "

@@ -2,7 +2,7 @@
 import pytest
 
 from crm_sync.activecampaign.client import api_base
-from crm_sync.activecampaign.errors import ConfigurationError
+from crm_sync.errors import ConfigurationError
 from crm_sync.checks import check_activecampaign_settings, check_celery_delivery
 
 

@@ -18,7 +18,7 @@ def attendee(**person):
                   twitter="", instagram="", facebook="", linkedin="", tiktok="", emergency_contact_name="",
                   emergency_contact_phone="")
     fields.update(person)
-    return Attendee(person=SimpleNamespace(**fields), badges=[badge])
+    return Attendee(person=SimpleNamespace(**fields), records=[badge])
 
 
 def test_html_sql_and_emoji_are_sent_as_typed():

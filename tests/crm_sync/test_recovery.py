@@ -10,8 +10,9 @@ from django.utils import timezone
 
 from badgemaker.badges.models import Badge
 from crm_sync import outbox
+from crm_sync.reconcile import reconcile
 from crm_sync.models import SyncLog
-from crm_sync.sync import run_sync
+from crm_sync.attempts import run_attempt
 from tests.crm_sync.fake_ac import FakeAC
 
 pytestmark = pytest.mark.django_db
@@ -37,12 +38,12 @@ def test_a_redelivered_task_closes_the_orphaned_attempt_and_opens_the_next(ac, m
     # The worker claimed it, then died mid-attempt; acks_late delivers the same message again.
     SyncLog.objects.filter(pk=log.pk).update(status="running", task_id="task-1", started_at=timezone.now())
 
-    follow_up = run_sync(log.pk, task_id="task-1")
+    follow_up = run_attempt(log.pk, task_id="task-1").follow_up
 
     log.refresh_from_db()
     assert (log.status, log.error_category) == ("failed", "worker_lost")
     assert (follow_up.log.attempt, follow_up.log.status) == (2, "queued")
-    run_sync(follow_up.log.pk, task_id="task-2")
+    run_attempt(follow_up.log.pk, task_id="task-2").follow_up
     follow_up.log.refresh_from_db()
     assert follow_up.log.status == "success"
 
@@ -52,7 +53,7 @@ def test_a_second_message_for_a_row_another_worker_is_running_is_ignored(ac, mak
     confirm_badge(user)
     log = SyncLog.objects.get()
     SyncLog.objects.filter(pk=log.pk).update(status="running", task_id="task-1", started_at=timezone.now())
-    assert run_sync(log.pk, task_id="task-from-the-sweep") is None
+    assert run_attempt(log.pk, task_id="task-from-the-sweep").follow_up is None
     log.refresh_from_db()
     assert log.status == "running"
 
@@ -80,7 +81,7 @@ def test_a_row_that_keeps_killing_workers_stops_as_poison(ac, make_user, confirm
     log = SyncLog.objects.get()
     for n in range(3):
         SyncLog.objects.filter(pk=log.pk).update(status="running", task_id=f"t{n}", started_at=timezone.now())
-        follow_up = run_sync(log.pk, task_id=f"t{n}")
+        follow_up = run_attempt(log.pk, task_id=f"t{n}").follow_up
         if follow_up is None:
             break
         log = follow_up.log
@@ -106,15 +107,15 @@ def test_reconciler_finds_badges_confirmed_without_post_save(ac, make_user, make
     assert "Queued 1 person" in out.getvalue()
     log = SyncLog.objects.get(user=user)
     assert (log.trigger, log.badge) == ("reconcile", badge)
-    run_sync(log.pk)
-    assert outbox.reconcile() == 0  # synced now: nothing left to find
+    run_attempt(log.pk).follow_up
+    assert reconcile() == 0  # synced now: nothing left to find
 
 
 def test_reconciler_skips_people_with_an_attempt_pending(ac, make_user, confirm_badge, publish):
     user = make_user()
     badge = confirm_badge(user)
     Badge.objects.filter(pk=badge.pk).update(confirmed_at=timezone.now() + timezone.timedelta(seconds=5))
-    assert outbox.reconcile() == 0  # the signal's row is still queued
+    assert reconcile() == 0  # the signal's row is still queued
 
 
 def test_pause_keeps_rows_queued_and_resume_drains_them(ac, make_user, confirm_badge, publish):
@@ -124,7 +125,7 @@ def test_pause_keeps_rows_queued_and_resume_drains_them(ac, make_user, confirm_b
     confirm_badge(user)
     log = SyncLog.objects.get()
 
-    assert run_sync(log.pk) is None
+    assert run_attempt(log.pk).follow_up is None
     log.refresh_from_db()
     assert log.status == "queued" and ac.calls() == []
     assert outbox.sweep() == (0, 0)
@@ -133,13 +134,13 @@ def test_pause_keeps_rows_queued_and_resume_drains_them(ac, make_user, confirm_b
     assert "PAUSED (AC maintenance)" in out.getvalue() and "1 queued" in out.getvalue()
     call_command("crm_sync_status", "--resume", stdout=out)
     assert publish.call_args.args == ((log.pk,),)
-    run_sync(log.pk)
+    run_attempt(log.pk).follow_up
     log.refresh_from_db()
     assert log.status == "success"
 
 
 def test_status_command_says_why_the_breaker_is_open(ac, make_user):
-    from crm_sync.activecampaign.breaker import CircuitBreaker
+    from crm_sync.breaker import CircuitBreaker
 
     CircuitBreaker("https://badgemaker.api-us1.com").open("configuration", "AC refused the API key (403)")
     out = StringIO()
@@ -148,15 +149,15 @@ def test_status_command_says_why_the_breaker_is_open(ac, make_user):
 
 
 def test_a_rescheduled_attempt_frees_the_person_lock(ac, make_user, confirm_badge, settings):
-    from crm_sync.activecampaign.breaker import CircuitBreaker
-    from crm_sync.coordination import coordination
+    from crm_sync.breaker import CircuitBreaker
+    from crm_sync.shared_state import backend
 
     CircuitBreaker("https://badgemaker.api-us1.com").open("outage", "AC down")
     user = make_user()
     confirm_badge(user)
     log = SyncLog.objects.get()
-    assert run_sync(log.pk) is not None  # rescheduled: the breaker is open
-    token = coordination().acquire_lock(f"person:{user.pk}", 10)
+    assert run_attempt(log.pk).follow_up is not None  # rescheduled: the breaker is open
+    token = backend().acquire_lock(f"person:{user.pk}", 10)
     assert token, "the lock was left held"
 
 
@@ -174,7 +175,7 @@ def test_an_attempt_cut_short_by_the_database_goes_back_to_the_queue(ac, make_us
         SyncLog.objects.filter(pk=log_id).update(status="running", task_id=task_id)
         raise OperationalError("server closed the connection unexpectedly")
 
-    with mock.patch("crm_sync.tasks.run_sync", database_goes_away), \
+    with mock.patch("crm_sync.tasks.run_attempt", database_goes_away), \
             mock.patch.object(sync_person, "retry", side_effect=RuntimeError("retried")) as retry:
         sync_person.push_request(id="task-9")
         try:
@@ -186,6 +187,6 @@ def test_an_attempt_cut_short_by_the_database_goes_back_to_the_queue(ac, make_us
     log.refresh_from_db()
     assert (log.status, log.attempt, log.task_id) == ("queued", 1, "")  # no attempt spent, no worker_lost
     assert retry.call_args.kwargs["countdown"] > 0
-    run_sync(log.pk, task_id="task-9")  # the same message, delivered again
+    run_attempt(log.pk, task_id="task-9").follow_up  # the same message, delivered again
     log.refresh_from_db()
     assert log.status == "success"

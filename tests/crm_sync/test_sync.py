@@ -6,9 +6,9 @@ import pytest
 import requests
 import responses
 
-from crm_sync.activecampaign.breaker import CircuitBreaker
+from crm_sync.breaker import CircuitBreaker
 from crm_sync.models import ContactState, SyncLog
-from crm_sync.sync import run_sync
+from crm_sync.attempts import run_attempt
 from tests.conftest import API_KEY
 from tests.crm_sync.fake_ac import BASE, FIELD_IDS, LIST_ID, FakeAC
 
@@ -25,7 +25,7 @@ def sync(user):
     """Run the newest queued attempt for `user`, as a worker would."""
     log = SyncLog.objects.filter(user=user, status="queued").order_by("-id").first()
     assert log is not None, "no queued SyncLog row"
-    run_sync(log.pk)
+    run_attempt(log.pk).follow_up
     log.refresh_from_db()
     return log
 
@@ -115,7 +115,7 @@ def test_latest_badge_wins_whatever_order_attempts_run_in(ac, make_user, make_ev
     early_log = SyncLog.objects.get(user=user, status="queued")
     confirm_badge(user, second, badge_name="Late")
 
-    run_sync(early_log.pk)  # the older attempt runs last... or first: it reads the database as it is now
+    run_attempt(early_log.pk).follow_up  # the older attempt runs last... or first: it reads the database as it is now
     assert field_values(sent_contact(ac))["BADGE_NAME"] == "Late"
     assert sync(user).status == "skipped"  # the newer attempt finds nothing left to send
     assert len(ac.calls("POST", "/contact/sync")) == 1

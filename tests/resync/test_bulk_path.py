@@ -5,7 +5,7 @@ import pytest
 
 from crm_sync import bulk
 from crm_sync.models import ContactState, SyncLog
-from crm_sync.sync import run_sync
+from crm_sync.attempts import run_attempt
 
 from .conftest import endpoint_count, resync, since
 
@@ -82,7 +82,7 @@ def test_a_live_sync_after_a_bulk_resync_of_an_unchanged_person_makes_no_call(ac
     seen = len(ac.control.log())
 
     log = SyncLog.objects.create(user=people[0], trigger="signal")
-    run_sync(log.pk)
+    run_attempt(log.pk).follow_up
 
     log.refresh_from_db()
     assert (log.status, log.api_calls) == ("skipped", 0)

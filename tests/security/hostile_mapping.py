@@ -4,10 +4,12 @@ sandbox) refuses it with 422 and quotes the value back in its error body, so
 the tests get an AC error body holding markup from a real AC answer."""
 from dataclasses import replace
 
-from badgemaker import crm_mapping
-from badgemaker.crm_mapping import *  # noqa: F401,F403  (the rest of the table, unchanged)
+from badgemaker.crm_mapping import DIETARY_OPTIONS, BadgeMakerMapping
 
 XSS_BODY = "<img src=x onerror=alert(1)>"
-DIETARY_OPTIONS = {**crm_mapping.DIETARY_OPTIONS, "vegan": XSS_BODY}
-FIELDS = [replace(spec, options=DIETARY_OPTIONS) if spec.perstag == "DIETARY_PREFERENCES" else spec
-          for spec in crm_mapping.FIELDS]
+
+
+class HostileMapping(BadgeMakerMapping):
+    fields = [replace(spec, options={**DIETARY_OPTIONS, "vegan": XSS_BODY})
+              if spec.perstag == "DIETARY_PREFERENCES" else spec
+              for spec in BadgeMakerMapping.fields]

@@ -178,7 +178,7 @@ def latest(email):
 def exception_texts(sandbox, keys, settings):
     """str, repr and traceback of what the client raises for 403, 422, timeout, refused and a missing key."""
     settings.CRM_SYNC = {**settings.CRM_SYNC, "CONNECT_TIMEOUT": 0.5, "READ_TIMEOUT": 0.5, "REDIS_URL": ""}
-    texts = []
+    texts, reports = [], []
 
     def capture(description, call):
         try:
@@ -192,9 +192,7 @@ def exception_texts(sandbox, keys, settings):
         raise AssertionError(f"{description}: nothing was raised")
 
     def client(url=sandbox.url, key=keys.real):
-        made = ActiveCampaignClient(url, key)
-        texts.append(repr(made.recorder))
-        return made
+        return ActiveCampaignClient(url, key, connect_timeout=0.5, read_timeout=0.5, on_request=reports.append)
 
     capture("403 (a wrong key)", lambda: client(key=keys.wrong).get("/contacts"))
     capture("422", lambda: client().post("/contact/sync", {"contact": {"email": "o'brien@example.com"}}))
@@ -203,6 +201,7 @@ def exception_texts(sandbox, keys, settings):
     sandbox.control.set_faults(timeout_before_write_rate=0.0)
     capture("refused", lambda: client(url=f"http://127.0.0.1:{free_port()}").get("/contacts"))
     capture("no key", lambda: ActiveCampaignClient(sandbox.url, ""))
+    texts.append(repr(reports))  # what the client reported of each request
     return "\n".join(texts)
 
 

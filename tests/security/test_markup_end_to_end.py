@@ -10,7 +10,7 @@ from django.urls import reverse
 from badgemaker.badges.models import Badge
 from crm_sync.models import SyncLog
 from crm_sync.outbox import queue_sync
-from crm_sync.sync import run_sync
+from crm_sync.attempts import run_attempt
 from tests.bad_input.fixtures import synced
 from tests.security.hostile_mapping import XSS_BODY
 
@@ -21,7 +21,7 @@ AC_HTML_PAGE = "<h1>503 Service Unavailable</h1>"  # the sandbox's 5xx page (crm
 
 def sync_again(person, badge):
     log = queue_sync(person, badge, trigger=SyncLog.Trigger.ADMIN)
-    run_sync(log.pk)
+    run_attempt(log.pk).follow_up
     log.refresh_from_db()
     return log
 
@@ -36,7 +36,7 @@ def hostile_history(sandbox_settings, settings, event):
     badge = Badge.objects.get(user__email="mallory@example.com")
 
     mapping = settings.CRM_SYNC["MAPPING"]
-    settings.CRM_SYNC = {**settings.CRM_SYNC, "MAPPING": "tests.security.hostile_mapping"}
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "MAPPING": "tests.security.hostile_mapping.HostileMapping"}
     refused = sync_again(badge.user, badge)
     settings.CRM_SYNC = {**settings.CRM_SYNC, "MAPPING": mapping}
     assert (refused.status, refused.error_category) == ("failed", "validation")

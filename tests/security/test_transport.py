@@ -11,7 +11,7 @@ import pytest
 
 import crm_sync
 from crm_sync.activecampaign.client import ActiveCampaignClient, api_base
-from crm_sync.activecampaign.errors import ConfigurationError, TransientError
+from crm_sync.errors import ConfigurationError, TransientError
 
 pytestmark = pytest.mark.usefixtures("ac_settings")
 KEY = "transport-test-key-" + "k" * 30

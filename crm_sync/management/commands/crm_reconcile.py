@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from crm_sync.outbox import reconcile
+from crm_sync.reconcile import reconcile
 
 
 class Command(BaseCommand):

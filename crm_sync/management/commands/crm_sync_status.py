@@ -2,7 +2,8 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from crm_sync.outbox import pause, resume
+from crm_sync.attempts import pause
+from crm_sync.outbox import resume
 from crm_sync.status import sync_status
 
 

@@ -15,7 +15,9 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from crm_sync.activecampaign.errors import ACError
+from crm_sync.mapping import crm_mapping
+
+from crm_sync.errors import CrmError
 from crm_sync.bulk import MAX_CONTACTS
 from crm_sync.resync import Options, Resync
 
@@ -96,6 +98,8 @@ class Command(BaseCommand):
             raise CommandError(f"--since {options['since']} is after --until {until}")
         if not 1 <= options["batch_size"] <= MAX_CONTACTS:
             raise CommandError(f"--batch-size must be 1 to {MAX_CONTACTS}")
+        if options["event"] and crm_mapping().event_filter(options["event"]) is None:
+            raise CommandError("--event: this project's CrmMapping defines no events (event_filter)")
         settings = Options(
             since=options["since"], until=until, event=options["event"], failed_only=options["failed_only"],
             missing=options["missing"], dry_run=options["dry_run"], batch_size=options["batch_size"],
@@ -110,7 +114,7 @@ class Command(BaseCommand):
             resync.run()
         except KeyboardInterrupt:
             aborted, interrupted = "stopped at once by a second Ctrl-C", True
-        except ACError as error:
+        except CrmError as error:
             aborted = f"stopped: {error}"
         finally:
             if previous is not None:

@@ -1,12 +1,12 @@
-"""State shared by every worker process: per-person locks and the
-account-wide rate limit.
+"""State shared by every worker process: named locks, rate-limit slots and
+small named values (the circuit breaker's state).
 
 It lives in Redis when `CRM_SYNC["REDIS_URL"]` is set (the default when the
 broker is Redis) and in the database otherwise, so the embedded demo setup
-keeps the same guarantees with no server installed.
+keeps the same guarantees with no server installed. `backend()` gives the
+one the settings name; both offer the same five operations.
 """
 import json
-import logging
 import time
 import uuid
 from functools import lru_cache
@@ -14,8 +14,12 @@ from functools import lru_cache
 from django.db import IntegrityError, transaction
 
 from .conf import crm_setting
+from .models import Lease, RateSlot, SharedState
 
-logger = logging.getLogger("crm_sync")
+try:
+    import redis
+except ImportError:  # an optional dependency: `pip install crm_sync[redis]`
+    redis = None
 
 # Reserve the next request slot: returns "<seconds to wait>:<1 if reserved>".
 # Redis's own clock is used so that workers on several hosts agree.
@@ -35,25 +39,32 @@ return 0
 """
 
 
-class RedisCoordination:
-    def __init__(self, url):
-        import redis
+class RedisSharedState:
+    """Keys under `crm_sync:`; locks expire by Redis's own TTL."""
 
+    def __init__(self, url):
+        if redis is None:
+            raise ImportError("CRM_SYNC['REDIS_URL'] is set but the redis package is not installed "
+                              "(pip install crm_sync[redis])")
         self.redis = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
         self._reserve = self.redis.register_script(_RESERVE_LUA)
         self._release = self.redis.register_script(_RELEASE_LUA)
 
     def reserve_slot(self, name, interval, max_wait):
+        """(seconds to wait, reserved): the next slot of the rate `name`,
+        reserved only if it is at most `max_wait` seconds away."""
         wait, reserved = self._reserve(keys=[f"crm_sync:rate:{name}"], args=[interval, max_wait]).decode().split(":")
         return float(wait), reserved == "1"
 
     def acquire_lock(self, name, ttl):
+        """A token if the lock `name` was free (or expired), else None."""
         token = uuid.uuid4().hex
         if self.redis.set(f"crm_sync:lock:{name}", token, nx=True, px=int(ttl * 1000)):
             return token
         return None
 
     def release_lock(self, name, token):
+        """Free the lock if `token` still holds it."""
         self._release(keys=[f"crm_sync:lock:{name}"], args=[token])
 
     def get_state(self, name):
@@ -64,13 +75,11 @@ class RedisCoordination:
         self.redis.set(f"crm_sync:state:{name}", json.dumps(data))
 
 
-class DatabaseCoordination:
-    """The same operations on two small tables. SQLite serialises the
+class DatabaseSharedState:
+    """The same operations on three small tables. SQLite serialises the
     transactions (IMMEDIATE mode, see settings); PostgreSQL locks the row."""
 
     def reserve_slot(self, name, interval, max_wait):
-        from .models import RateSlot
-
         for _ in range(3):
             try:
                 with transaction.atomic():
@@ -88,8 +97,6 @@ class DatabaseCoordination:
         raise RuntimeError(f"could not reserve a rate slot for {name}")
 
     def acquire_lock(self, name, ttl):
-        from .models import Lease
-
         token = uuid.uuid4().hex
         now = time.time()
         try:
@@ -102,72 +109,21 @@ class DatabaseCoordination:
             return None
 
     def release_lock(self, name, token):
-        from .models import Lease
-
         Lease.objects.filter(name=name, token=token).delete()
 
     def get_state(self, name):
-        from .models import SharedState
-
         found = SharedState.objects.filter(name=name).values_list("data", flat=True).first()
         return found or None
 
     def set_state(self, name, data):
-        from .models import SharedState
-
         SharedState.objects.update_or_create(name=name, defaults={"data": data})
 
 
-_last_logged = {}
-
-
-def log_event(event, once_per=0, **fields):
-    """A structured warning for operators: `crm_sync event={...json...}`.
-    `once_per` seconds keeps a noisy event (a saturated limiter) to one line."""
-    now = time.monotonic()
-    if once_per and now - _last_logged.get(event, -once_per) < once_per:
-        return
-    _last_logged[event] = now
-    logger.warning("crm_sync %s", json.dumps({"event": event, **fields}, default=str))
-
-
 @lru_cache(maxsize=4)
-def _coordination_for(redis_url):
-    return RedisCoordination(redis_url) if redis_url else DatabaseCoordination()
+def _backend_for(redis_url):
+    return RedisSharedState(redis_url) if redis_url else DatabaseSharedState()
 
 
-def coordination():
-    """The coordination backend the settings name."""
-    return _coordination_for(crm_setting("REDIS_URL"))
-
-
-class RateLimitWait(Exception):
-    """The account's rate budget is used up for longer than an attempt should
-    wait. Not a failure: the caller reschedules without spending an attempt."""
-
-    def __init__(self, wait):
-        super().__init__(f"rate limiter: next free slot in {wait:.1f}s")
-        self.wait = wait
-
-
-class AccountRateLimiter:
-    """At most `RATE_LIMIT_PER_SECOND` requests per second for the whole AC
-    account, counted across every worker process.
-
-    Requests are spaced evenly (a slot every 1/rate seconds, plus a 5% margin
-    for network jitter), which keeps any sliding second at or under the limit
-    while sustaining close to the full rate.
-    """
-
-    def __init__(self, account_url):
-        self.name = account_url
-        self.interval = 1.05 / crm_setting("RATE_LIMIT_PER_SECOND")
-        self.max_wait = crm_setting("RATE_LIMIT_MAX_WAIT")
-
-    def wait_for_slot(self):
-        wait, reserved = coordination().reserve_slot(self.name, self.interval, self.max_wait)
-        if not reserved:
-            log_event("limiter_saturated", wait_seconds=round(wait, 2), once_per=30)
-            raise RateLimitWait(wait)
-        if wait > 0:
-            time.sleep(wait)
+def backend():
+    """The shared-state backend the settings name: Redis, or the database."""
+    return _backend_for(crm_setting("REDIS_URL"))

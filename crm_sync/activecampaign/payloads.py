@@ -1,0 +1,95 @@
+"""Every request body crm_sync sends to AC, built in one place. Pure: no
+HTTP, no database; ids come in as arguments.
+
+`payload` below is a contact as the mapping builds it (a ContactPayload):
+`email`, `contact` (AC's contact attributes by their API names), `fields`
+({perstag: value}) and `tags` (names). Empty values are already left out of
+it, so nothing stored in AC is blanked.
+"""
+import json
+
+from ..crm import SUBSCRIBED
+
+# AC's docs: set sourceid 4 when subscribing someone again (API.md §6).
+RESUBSCRIBE_SOURCE = 4
+
+
+def contact_body(payload, field_ids):
+    """The body of `POST /contact/sync` or `PUT /contacts/{id}`: every
+    value in one call, custom fields by id (`field_ids`: {perstag: id})."""
+    return {"contact": {
+        "email": payload.email,
+        **payload.contact,
+        "fieldValues": [
+            {"field": field_ids[perstag], "value": value} for perstag, value in sorted(payload.fields.items())
+        ],
+    }}
+
+
+def contact_tag_body(contact_id, tag_id):
+    """The body of `POST /contactTags`: attach one tag to one contact."""
+    return {"contactTag": {"contact": contact_id, "tag": tag_id}}
+
+
+def contact_list_body(list_id, contact_id, status, *, resubscribe=False):
+    """The body of `POST /contactLists`. `resubscribe`: the contact was
+    unsubscribed and is subscribed again, which AC accepts only with
+    sourceid 4."""
+    body = {"list": list_id, "contact": contact_id, "status": status}
+    if resubscribe:
+        body["sourceid"] = RESUBSCRIBE_SOURCE
+    return {"contactList": body}
+
+
+def tag_body(name):
+    """The body of `POST /tags`: a contact tag crm_sync creates."""
+    return {"tag": {"tag": name, "tagType": "contact", "description": "Added by crm_sync"}}
+
+
+# -- the bulk importer (API.md §7) ---------------------------------------------
+# Its contact attributes are snake_case; these are the ones it takes.
+_SNAKE_CASE = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
+# What `requests` sends: json.dumps with its default separators, so sizes are exact.
+_ENVELOPE = len(json.dumps({"contacts": []}))
+
+
+class NotBulkable(ValueError):
+    """The payload has a contact attribute the bulk importer cannot carry."""
+
+
+def bulk_contact(payload, field_ids, list_id, exclude_automations):
+    """The bulk importer's row for `payload`: snake_case names, custom
+    fields by id, tags by name, the list by id."""
+    unknown = set(payload.contact) - set(_SNAKE_CASE)
+    if unknown:
+        raise NotBulkable(f"contact attribute(s) {', '.join(sorted(unknown))} have no bulk importer name")
+    row = {"email": payload.email}
+    for name, value in payload.contact.items():
+        row[_SNAKE_CASE[name]] = value
+    if payload.fields:
+        row["fields"] = [{"id": _id(field_ids[perstag]), "value": value}
+                         for perstag, value in sorted(payload.fields.items())]
+    if payload.tags:
+        row["tags"] = list(payload.tags)
+    row["subscribe"] = [{"listid": _id(list_id)}]
+    row["exclude_automations"] = exclude_automations
+    return row
+
+
+def bulk_import_body(rows):
+    """The body of `POST /import/bulk_import`."""
+    return {"contacts": rows}
+
+
+def row_size(row):
+    """Bytes `row` adds to a bulk request body, with the separator before it."""
+    return len(json.dumps(row)) + len(", ")
+
+
+def request_size(total_row_sizes, count):
+    """Bytes of a bulk request body holding `count` rows of these sizes."""
+    return _ENVELOPE + total_row_sizes - (len(", ") if count else 0)
+
+
+def _id(value):
+    return int(value) if str(value).isdigit() else value

@@ -1,0 +1,100 @@
+"""What the sync needs from a CRM: the seam a second CRM would plug into.
+
+The sync decides *what* a contact should hold (sync.plan) and records each
+attempt (attempts.py); a backend only carries that out against one CRM
+account. ActiveCampaign's is `crm_sync.activecampaign.backend`; a second CRM
+would implement this protocol in a package of its own, raise the errors of
+`crm_sync.errors`' categories (retry later, fix the data, fix
+the configuration), and be built by `connection.make_backend()`.
+"""
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# A contact's status on the list.
+SUBSCRIBED, UNSUBSCRIBED = 1, 2
+
+
+# -- what a CRM client is given: crm_sync hands it the account-wide rate
+# limiter (limiter.py) and the circuit breaker (breaker.py), both shared by
+# every worker; a test can give it anything with these methods.
+# Why a breaker opens: AC is down (errors or timeouts in a row), or it
+# refused the API key (401/403), which no retry will fix.
+OUTAGE = "outage"
+CONFIGURATION = "configuration"
+
+
+class Limiter(Protocol):
+    def wait_for_slot(self) -> None:
+        """Return when a request may go out; may raise to say "not now"."""
+
+
+class Breaker(Protocol):
+    def before_request(self) -> bool:
+        """Raise unless a request may go out. True when this request is the
+        probe that tests whether AC is back."""
+
+    def record_success(self) -> None:
+        """AC answered (even with an error about the data): it is up."""
+
+    def record_failure(self, reason: str, message: str, probe: bool = False) -> None:
+        """AC did not answer usably; `reason` is OUTAGE or CONFIGURATION."""
+
+
+@dataclass(frozen=True)
+class Upserted:
+    """A contact created or updated."""
+
+    contact_id: str
+    created: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """How a bulk import batch stands."""
+
+    finished: bool
+    failed_emails: frozenset = field(default_factory=frozenset)
+    status: str = ""
+
+
+class CrmBackend(Protocol):
+    """One CRM account. Every method raises the errors of the backend's
+    package on failure; none of them retries on its own beyond a rate-limit wait."""
+
+    account_url: str
+
+    def upsert_contact(self, payload, *, contact_id="", previous_email="") -> Upserted:
+        """Create or update the contact with every value of `payload` (a
+        mapping.ContactPayload). With `contact_id` and a `previous_email`
+        other than the payload's, the contact is updated by id, so an email
+        change never makes a second contact; an email taken by another
+        contact raises Conflict."""
+
+    def find_contact(self, email) -> str:
+        """The id of the contact with exactly this email, or ""."""
+
+    def tags_of(self, contact_id, names) -> list:
+        """Those of `names` the contact already has."""
+
+    def add_tag(self, contact_id, name) -> None:
+        """Attach a tag (created in the account if missing); one already
+        attached counts as done. Raises ContactGone if the contact was deleted."""
+
+    def set_list_status(self, contact_id, status, *, resubscribe=False) -> None:
+        """Subscribe (SUBSCRIBED) or unsubscribe (UNSUBSCRIBED) the contact
+        on the list named by `CRM_SYNC["LIST_STRINGID"]`."""
+
+    def bulk_row(self, payload, *, exclude_automations) -> dict:
+        """The bulk importer's row for one contact, subscribed to the list."""
+
+    def bulk_import(self, rows) -> str:
+        """Queue rows for import; returns the batch id."""
+
+    def import_report(self, batch_id) -> ImportReport:
+        """How a queued batch stands."""
+
+    def erase(self, contact_id) -> None:
+        """Delete the contact from the account."""
+
+    def close(self) -> None:
+        """Release the connection."""

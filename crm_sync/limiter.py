@@ -1,0 +1,57 @@
+"""The account-wide rate limit: at most `RATE_LIMIT_PER_SECOND` requests a
+second to one AC account, counted across every worker process through the
+shared state (Redis or the database)."""
+import time
+
+from .conf import crm_setting
+from .events import log_event
+from .shared_state import backend
+
+
+class RateLimitWait(Exception):
+    """The account's rate budget is used up for longer than an attempt should
+    wait. Not a failure: the caller reschedules without spending an attempt."""
+
+    def __init__(self, wait):
+        super().__init__(f"rate limiter: next free slot in {wait:.1f}s")
+        self.wait = wait
+
+
+class AccountRateLimiter:
+    """At most `RATE_LIMIT_PER_SECOND` requests per second for the whole AC
+    account, counted across every worker process.
+
+    Requests are spaced evenly (a slot every 1/rate seconds, plus a 5% margin
+    for network jitter), which keeps any sliding second at or under the limit
+    while sustaining close to the full rate. A slot further away than
+    `RATE_LIMIT_MAX_WAIT` raises RateLimitWait.
+    """
+
+    def __init__(self, account_url):
+        self.name = account_url
+        self.interval = 1.05 / crm_setting("RATE_LIMIT_PER_SECOND")
+        self.max_wait = crm_setting("RATE_LIMIT_MAX_WAIT")
+
+    def wait_for_slot(self):
+        wait, reserved = backend().reserve_slot(self.name, self.interval, self.max_wait)
+        if not reserved:
+            log_event("limiter_saturated", wait_seconds=round(wait, 2), once_per=30)
+            raise RateLimitWait(wait)
+        if wait > 0:
+            time.sleep(wait)
+
+
+class PatientLimiter:
+    """The account-wide limiter shared with the workers, waiting as long as
+    it takes: a command can wait where a worker would reschedule."""
+
+    def __init__(self, limiter, sleep=time.sleep):
+        self.limiter = limiter
+        self.sleep = sleep
+
+    def wait_for_slot(self):
+        while True:
+            try:
+                return self.limiter.wait_for_slot()
+            except RateLimitWait as wait:
+                self.sleep(min(wait.wait, 1.0))
