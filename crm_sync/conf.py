@@ -29,7 +29,7 @@ DEFAULTS = {
     "PHONE_REGION": "",
     # Redis for the limiter, locks and shared caches; "" means the database.
     "REDIS_URL": "",
-    # AC's account-wide limit is 5 requests per second (API.md §2).
+    # AC's account-wide limit is 5 requests per second (docs/activecampaign.md §2).
     "RATE_LIMIT_PER_SECOND": 5.0,
     # The limiter may wait this long inside an attempt; longer waits reschedule the row.
     "RATE_LIMIT_MAX_WAIT": 2.0,

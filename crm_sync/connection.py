@@ -3,7 +3,7 @@ account's URL and key, the timeouts, the account-wide rate limiter, the
 circuit breaker and the id catalog. ActiveCampaign is the one CRM today; a
 second would be picked here (crm.py describes what it must offer)."""
 from .activecampaign.backend import ActiveCampaignBackend, contact_url  # noqa: F401  (the admin links to contacts)
-from .activecampaign.catalog import AccountCatalog
+from .activecampaign.catalog import AccountCatalog, StoredIds
 from .activecampaign.client import ActiveCampaignClient, api_base
 from .catalog import DatabaseCatalogStore
 from .conf import ac_account, crm_setting
@@ -40,10 +40,25 @@ def make_catalog(client):
     return AccountCatalog(client, DatabaseCatalogStore(ac_account()[0]))
 
 
-def make_backend(*, breaker=None, patient=False, on_request=None):
-    """The configured CRM account as a crm.CrmBackend (make_client's arguments)."""
+def backend_class():
+    """The configured CRM's backend class, for what is known before one is
+    built: its `name` and `bulk_limits`."""
+    return ActiveCampaignBackend
+
+
+def make_backend(*, breaker=None, patient=False, on_request=None, offline=False):
+    """The configured CRM account as a crm.CrmBackend (make_client's arguments).
+
+    `offline`: one that never contacts the CRM nor writes anything (the
+    resync's dry run): it builds bulk rows from the ids already stored, an id
+    not stored yet standing as its key, and needs no API key.
+    """
+    account_url = ac_account()[0]
+    if offline:
+        return ActiveCampaignBackend(None, StoredIds(DatabaseCatalogStore(account_url)), crm_setting("LIST_STRINGID"),
+                                     account_url=account_url)
     client = make_client(breaker=breaker, patient=patient, on_request=on_request)
-    return ActiveCampaignBackend(client, make_catalog(client), crm_setting("LIST_STRINGID"))
+    return ActiveCampaignBackend(client, make_catalog(client), crm_setting("LIST_STRINGID"), account_url=account_url)
 
 
 def account_url_problem(account_url):

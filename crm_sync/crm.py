@@ -50,11 +50,23 @@ class Upserted:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """How a bulk import batch stands."""
+    """How a bulk import batch stands: `finished` once the CRM has imported
+    it, with the emails it then reports as failed; `status` is the CRM's own word."""
 
     finished: bool
     failed_emails: frozenset = field(default_factory=frozenset)
     status: str = ""
+
+
+@dataclass(frozen=True)
+class BulkLimits:
+    """What a CRM's bulk importer takes: rows per request, and its own budgets
+    of requests (apart from the account-wide rate), counted over `window` seconds."""
+
+    max_rows: int
+    multi_row_requests: int      # requests of two rows or more, per window
+    single_row_requests: int     # requests of one row, per window
+    window: float = 60.0
 
 
 class CrmBackend(Protocol):
@@ -84,14 +96,41 @@ class CrmBackend(Protocol):
         """Subscribe (SUBSCRIBED) or unsubscribe (UNSUBSCRIBED) the contact
         on the list named by `CRM_SYNC["LIST_STRINGID"]`."""
 
+    # -- the bulk importer (crm_sync/importer.py) ------------------------------
+    name: str                    # how messages name the CRM ("AC")
+    bulk_limits: BulkLimits
+
     def bulk_row(self, payload, *, exclude_automations) -> dict:
-        """The bulk importer's row for one contact, subscribed to the list."""
+        """The bulk importer's row for one contact, subscribed to the list.
+        Raises errors.NotBulkable when the importer cannot carry it. Ids the
+        CRM may have changed are read from it afresh for the first row of a
+        backend (a resync run), then kept for the rows after."""
+
+    def bulk_row_size(self, row) -> int:
+        """What `row` adds to a bulk request, in the unit `bulk_fits` counts."""
+
+    def bulk_fits(self, rows_size, count) -> bool:
+        """Whether `count` rows of these summed sizes fit in one bulk request."""
 
     def bulk_import(self, rows) -> str:
-        """Queue rows for import; returns the batch id."""
+        """Queue rows for import; returns the batch id. A rejection of the
+        data raises errors.RowsRejected (naming the rows it can), the
+        importer's own rate limit errors.BulkRateLimited."""
 
     def import_report(self, batch_id) -> ImportReport:
-        """How a queued batch stands."""
+        """How a queued batch stands. Raises NotFound for a batch the CRM no longer knows."""
+
+    def bulk_request_record(self, row) -> dict:
+        """How one row's share of a bulk request is recorded in its SyncLog
+        row's `requests` (method, path, a body holding that row alone); the
+        status and answer are filled in when known."""
+
+    def import_report_record(self, batch_id, report) -> dict:
+        """How the poll that found the batch finished is recorded in each of its SyncLog rows."""
+
+    def known_field_id(self, name) -> str:
+        """The CRM's id for the custom field `name` if already looked up,
+        without asking the CRM; "" otherwise (the dry run shows it)."""
 
     def erase(self, contact_id) -> None:
         """Delete the contact from the account."""

@@ -27,15 +27,18 @@ class Category(StrEnum):
 
 class CrmError(Exception):
     """Base class. `category` is what SyncLog stores; `status` and `body` are
-    the CRM's answer, when there was one. Never carries the API key."""
+    the CRM's answer, when there was one. Never carries the API key.
+    `retryable` is the class's unless the one raising it knows better."""
 
     category = Category.INTERNAL
     retryable = False
 
-    def __init__(self, message, *, status=None, body=None):
+    def __init__(self, message, *, status=None, body=None, retryable=None):
         super().__init__(message)
         self.status = status
         self.body = body
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class TransientError(CrmError):
@@ -92,3 +95,26 @@ class NotFound(CrmError):
 
 class ContactGone(TransientError):
     """The contact crm_sync knew was deleted in the CRM; the next attempt creates it again."""
+
+
+# -- the bulk importer (crm_sync/importer.py) ----------------------------------
+class BulkRateLimited(RateLimited):
+    """The CRM's bulk importer has used up its own budget of requests (AC
+    answers "Rate limit exceeded." with a 400); send again after
+    `retry_after` seconds."""
+
+
+class RowsRejected(ValidationFailed):
+    """The CRM's bulk importer refused a whole request for the data in it.
+    `rows`: {index of the row in the request: the CRM's reason} for the rows
+    it named, empty when it named none; `reason`: what it said, in a line."""
+
+    def __init__(self, message, *, rows=None, reason="", **kw):
+        super().__init__(message, **kw)
+        self.rows = dict(rows or {})
+        self.reason = reason or message
+
+
+class NotBulkable(ValueError):
+    """The CRM's bulk importer cannot carry this contact (an attribute it has
+    no name for): it goes one by one."""

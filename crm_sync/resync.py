@@ -1,10 +1,12 @@
 """The resync: select people by when their badge was confirmed, decide for
-each what the live sync would do, and send them through AC's bulk importer
-(`bulk.py`) or one by one through the live sync itself (`sync.run_sync`).
+each what the live sync would do, and send them through the CRM's bulk
+importer (`importer.py`) or one by one through the live sync itself
+(`attempts.run_attempt`). Both go through the CRM backend
+(`connection.make_backend`); nothing here knows one CRM's API.
 
 The decision uses the live sync's own rules and its per-person record
 (ContactState), so a person unchanged since their last success, by either
-path, is skipped, and the live sync after a resync knows what AC holds.
+path, is skipped, and the live sync after a resync knows what the CRM holds.
 """
 import datetime
 import json
@@ -15,20 +17,17 @@ from itertools import islice
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from .activecampaign.payloads import NotBulkable, bulk_contact, row_size
-from .bulk import MAX_CONTACTS, BulkPerson, BulkSender, Tally, poll_open_batches
-from .activecampaign.catalog import FIELD, LIST
 from .attempts import Ran, run_attempt
-from .catalog import DatabaseCatalogStore
 from .conf import ac_account, crm_setting
-from .connection import make_catalog, make_client
+from .connection import make_backend
+from .importer import MAX_BATCH_SIZE, BulkSender, Tally, poll_open_batches
 from .mapping import crm_mapping
 from .models import ContactState, SyncLog
 from .outbox import dispatch
 from .sync import Action, Reason, plan
 
 Status = SyncLog.Status
-BULK_MINIMUM = 11        # AC: for 10 contacts or fewer use the contact API (API.md §7)
+BULK_MINIMUM = 11        # fewer go one by one (AC's advice: the contact API for 10 or fewer, docs/activecampaign.md §7)
 CHUNK = 500              # people read from the database at a time
 MAX_RESCHEDULES = 30     # a one-by-one attempt waiting for the rate limit or the person's lock
 
@@ -44,7 +43,7 @@ class Options:
     failed_only: bool = False
     missing: bool = False
     dry_run: bool = False
-    batch_size: int = MAX_CONTACTS
+    batch_size: int = MAX_BATCH_SIZE
     run_automations: bool = False
     poll_timeout: float = 900.0
 
@@ -82,7 +81,7 @@ def day_bounds(since, until):
 
 
 def select_people(options, account_url, mapping=None):
-    """(people to resync, people still in a bulk batch AC is importing):
+    """(people to resync, people still in a bulk batch the CRM is importing):
     user querysets, the first ordered by pk for streaming."""
     mapping = mapping or crm_mapping()
     start, end = day_bounds(options.since, options.until)
@@ -153,9 +152,7 @@ class Resync:
         self.summary = Summary(dry_run=options.dry_run)
         self.mapping = crm_mapping()
         self.account_url = ac_account()[0]
-        self.client = self.catalog = self.sender = None
-        self.field_ids = {}
-        self.list_id = None
+        self.crm = self.sender = None
         self.skipped_rows = []
 
     def stopping(self):
@@ -165,19 +162,17 @@ class Resync:
         """Run and return the Summary. Raises CrmError subclasses for a
         configuration problem (bad key, missing field or list)."""
         options, summary = self.options, self.summary
-        if options.dry_run:
-            self.field_ids = DatabaseCatalogStore(self.account_url).ids(FIELD)
-        else:
+        if not options.dry_run:
             summary.earlier = poll_open_batches(wait=options.poll_timeout, sleep=self.sleep)
         people, importing = select_people(options, self.account_url, self.mapping)
         summary.selected = people.count()
         summary.in_open_batches = importing.count()
         self.bulk = summary.selected >= BULK_MINIMUM if self.force_one_by_one is None else not self.force_one_by_one
         try:
-            if not options.dry_run:
-                self.client = make_client(patient=True, on_request=summary.count_request)
-                self.catalog = make_catalog(self.client)
-            self.sender = BulkSender(self.client, self.account_url, summary, batch_size=options.batch_size,
+            # The dry run's backend never contacts the CRM: rows from the ids already stored.
+            self.crm = (make_backend(offline=True) if options.dry_run
+                        else make_backend(patient=True, on_request=summary.count_request))
+            self.sender = BulkSender(self.crm, self.account_url, summary, batch_size=options.batch_size,
                                      poll_timeout=options.poll_timeout, sleep=self.sleep)
             if options.dry_run:
                 self.sender.flush = self._count_dry_batch
@@ -185,8 +180,8 @@ class Resync:
             self._finish()
         finally:
             self._write_skipped()
-            if self.client is not None:
-                self.client.close()
+            if self.crm is not None:
+                self.crm.close()
         return summary
 
     # -- per person ------------------------------------------------------
@@ -213,7 +208,8 @@ class Resync:
         if where == BULK and not self.bulk:
             where, reason = ONE_BY_ONE, "10 people or fewer: the live sync's path"
         if where == BULK:
-            person = self._bulk_person(user, badge_id, payload)
+            person = self.sender.person(user.pk, badge_id, payload,
+                                        exclude_automations=not self.options.run_automations)
             if person is None or not self.sender.fits(person):
                 where, reason = ONE_BY_ONE, "too large or not expressible for the bulk importer"
         if self.options.dry_run:
@@ -230,36 +226,6 @@ class Resync:
                 self._one_by_one(user.pk, badge_id, email)
         else:
             self._skip(user.pk, badge_id, email, where, reason, payload, the_plan.log_payload)
-
-    def _bulk_person(self, user, badge_id, payload):
-        try:
-            row = bulk_contact(payload, self._field_ids(payload.fields), self._list_id(),
-                               exclude_automations=not self.options.run_automations)
-        except NotBulkable:
-            return None
-        return BulkPerson(user.pk, badge_id, payload, row, row_size(row))
-
-    def _field_ids(self, perstags):
-        missing = set(perstags) - set(self.field_ids)
-        if not missing:
-            return self.field_ids
-        if self.options.dry_run:
-            self.field_ids.update({perstag: perstag for perstag in missing - set(self.field_ids)})
-            return self.field_ids
-        if not self.catalog.fields_fresh:
-            # Ids AC no longer knows would fail every row of every batch: read them once per run.
-            self.catalog.refresh_fields()
-        self.field_ids.update(self.catalog.field_ids(missing))
-        return self.field_ids
-
-    def _list_id(self):
-        if self.list_id is None:
-            stringid = crm_setting("LIST_STRINGID")
-            if self.options.dry_run:
-                self.list_id = DatabaseCatalogStore(self.account_url).ids(LIST).get(stringid, stringid)
-            else:
-                self.list_id = self.catalog.list_id(stringid)
-        return self.list_id
 
     def _skip(self, user_id, badge_id, email, where, reason, payload, log_payload=None):
         if where == UNCHANGED:
@@ -337,7 +303,7 @@ class Resync:
         else:
             if sender.in_flight:
                 waiting = sum(batch.size for batch in sender.in_flight)
-                self.note(f"waiting for AC to import {len(sender.in_flight)} batch(es), {waiting} people")
+                self.note(f"waiting for {self.crm.name} to import {len(sender.in_flight)} batch(es), {waiting} people")
             sender.poll(block=True)
 
     # -- dry run ---------------------------------------------------------
@@ -362,5 +328,5 @@ class Resync:
         self.echo(line)
 
     def _id_note(self, perstag):
-        ac_id = self.field_ids.get(perstag)
-        return f"[{ac_id}]" if ac_id and ac_id != perstag else ""
+        crm_id = self.crm.known_field_id(perstag)
+        return f"[{crm_id}]" if crm_id else ""

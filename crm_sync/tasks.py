@@ -5,7 +5,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from . import outbox, reconcile as reconciler
 from .attempts import release_interrupted, run_attempt
-from .bulk import poll_open_batches
+from .importer import poll_open_batches
 from .retention import purge_old_logs
 
 DATABASE_ERRORS = (OperationalError, InterfaceError)

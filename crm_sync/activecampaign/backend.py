@@ -1,27 +1,62 @@
 """ActiveCampaign as a CRM backend (the `crm_sync.crm.CrmBackend` protocol):
-the live sync's operations, with AC's quirks handled here and nowhere else.
+the live sync's operations and the bulk importer's (docs/activecampaign.md §7), with AC's
+quirks handled here and nowhere else.
 
 It is given a client and a catalog (`catalog.AccountCatalog`) and keeps no
-state of its own beyond them. The quirks are documented in
-docs/activecampaign.md.
+state of its own beyond them, but for the ids of the bulk rows it has built.
+The quirks are documented in docs/activecampaign.md.
 """
+import json
 import re
 from urllib.parse import urlsplit
 
-from ..crm import Upserted
-from ..errors import BadResponse, Conflict, ContactGone, NotFound, ValidationFailed
-from .client import is_loopback
-from .payloads import SUBSCRIBED, contact_body, contact_list_body, contact_tag_body
+from ..crm import BulkLimits, ImportReport, Upserted
+from ..errors import (
+    BadResponse,
+    BulkRateLimited,
+    Conflict,
+    ContactGone,
+    NotFound,
+    RowsRejected,
+    ValidationFailed,
+)
+from .client import is_loopback, summarize_errors
+from .payloads import (
+    BULK_MAX_CONTACTS,
+    SUBSCRIBED,
+    bulk_contact,
+    bulk_import_body,
+    bulk_request_fits,
+    contact_body,
+    contact_list_body,
+    contact_tag_body,
+    row_size,
+)
+
+BULK_IMPORT_PATH = "/import/bulk_import"
+IMPORT_INFO_PATH = "/import/info"
+IMPORTER_BUSY_WAIT = 60.0     # after "Rate limit exceeded." (400): AC's only hint is "in a minute"
 
 
 class ActiveCampaignBackend:
-    def __init__(self, client, catalog, list_stringid):
+    name = "AC"
+    # The importer's own limits (docs/activecampaign.md §7), apart from the 5 requests per
+    # second; its minute counted as 61 s, for requests that arrive late.
+    bulk_limits = BulkLimits(max_rows=BULK_MAX_CONTACTS, multi_row_requests=100, single_row_requests=20, window=61.0)
+
+    def __init__(self, client, catalog, list_stringid, *, account_url=""):
+        """`client` None: a backend that never contacts AC (the dry run's,
+        with a `catalog.StoredIds`); only the bulk rows and sizes work."""
         self.client = client
         self.catalog = catalog
         self.list_stringid = list_stringid
+        self.account_url = account_url
+        self._bulk_field_ids = {}
+        self._bulk_list_id = None
 
     def close(self):
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
 
     # -- contacts ------------------------------------------------------------
     def upsert_contact(self, payload, *, contact_id="", previous_email=""):
@@ -117,6 +152,102 @@ class ActiveCampaignBackend:
         list_id = self.catalog.list_id(self.list_stringid)
         self.client.post("/contactLists", contact_list_body(
             list_id, contact_id, status, resubscribe=resubscribe and status == SUBSCRIBED))
+
+    # -- the bulk importer -----------------------------------------------------
+    def bulk_row(self, payload, *, exclude_automations):
+        """The importer's row for `payload`, subscribed to the list. Raises
+        NotBulkable for a contact attribute the importer has no name for."""
+        return bulk_contact(payload, self._bulk_ids(payload.fields), self._bulk_list(), exclude_automations)
+
+    def _bulk_ids(self, perstags):
+        missing = set(perstags) - set(self._bulk_field_ids)
+        if missing:
+            if not self.catalog.fields_fresh:
+                # Ids AC no longer knows would fail every row of every batch: read them once per run.
+                self.catalog.refresh_fields()
+            self._bulk_field_ids.update(self.catalog.field_ids(missing))
+        return self._bulk_field_ids
+
+    def _bulk_list(self):
+        if self._bulk_list_id is None:
+            self._bulk_list_id = self.catalog.list_id(self.list_stringid)
+        return self._bulk_list_id
+
+    def known_field_id(self, perstag):
+        return self.catalog.known_field_id(perstag)
+
+    @staticmethod
+    def bulk_row_size(row):
+        """Bytes `row` adds to a request body, as `requests` sends it."""
+        return row_size(row)
+
+    @staticmethod
+    def bulk_fits(rows_size, count):
+        """Whether `count` rows of these summed sizes make a body under AC's byte limit."""
+        return bulk_request_fits(rows_size, count)
+
+    def bulk_import(self, rows):
+        """POST the rows to the importer; returns AC's `batchId`."""
+        try:
+            answer = self.client.request("POST", BULK_IMPORT_PATH, json_body=bulk_import_body(rows))
+        except ValidationFailed as error:
+            if _rate_limited(error.body):
+                # Over the importer's minute (another process, or AC counts differently).
+                raise BulkRateLimited(str(error), status=error.status, body=error.body,
+                                      retry_after=IMPORTER_BUSY_WAIT) from error
+            raise RowsRejected(str(error), rows=_named_rows(error.body, len(rows)),
+                               reason=summarize_errors(error.body), status=error.status, body=error.body) from error
+        batch_id = str(answer.body.get("batchId") or "")
+        if not batch_id:
+            # Not sent again: AC may have queued it all the same.
+            raise BadResponse(f"AC queued the import but gave no batchId: {answer.body}"[:500],
+                              status=answer.status, body=answer.body, retryable=False)
+        return batch_id
+
+    def import_report(self, batch_id):
+        """`GET /import/info`: finished once AC says `completed`, with the
+        emails it lists under `failure` (it gives no reason for them)."""
+        answer = self.client.get(IMPORT_INFO_PATH, batchId=batch_id)
+        status = str(answer.get("status", ""))
+        return ImportReport(finished=status.lower() == "completed", failed_emails=frozenset(_failed_emails(answer)),
+                            status=status)
+
+    @staticmethod
+    def bulk_request_record(row):
+        return {"method": "POST", "path": "/api/3" + BULK_IMPORT_PATH, "body": bulk_import_body([row]),
+                "status": None, "response": ""}
+
+    def import_report_record(self, batch_id, report):
+        answer = {"status": report.status, "failed_in_batch": sorted(report.failed_emails)}
+        return {"method": "GET", "path": f"/api/3{IMPORT_INFO_PATH}?batchId={batch_id}", "body": None, "status": 200,
+                "response": json.dumps(answer)[: self.client.body_limit]}
+
+
+# -- the importer's answers (docs/activecampaign.md §7) --------------------------------------------
+def _named_rows(body, count):
+    """{index: reason} for the rows a rejection names
+    (`failureReasons: [{"contact": index, "failureReason": ...}]`)."""
+    named = {}
+    reasons = body.get("failureReasons") if isinstance(body, dict) else None
+    for item in reasons or []:
+        if isinstance(item, dict) and str(item.get("contact", "")).isdigit() and int(item["contact"]) < count:
+            index = int(item["contact"])
+            reason = str(item.get("failureReason") or "refused")
+            named[index] = f"{named[index]}; {reason}" if index in named else reason
+    return named
+
+
+def _rate_limited(body):
+    return isinstance(body, dict) and "rate limit" in str(body.get("message", "")).lower()
+
+
+def _failed_emails(answer):
+    emails = set()
+    for item in answer.get("failure") or []:
+        email = item.get("email") if isinstance(item, dict) else item
+        if email:
+            emails.add(str(email).strip().lower())
+    return emails
 
 
 # AC's API host for an account, e.g. `acme.api-us1.com`; its web app lives at `acme.activehosted.com`.

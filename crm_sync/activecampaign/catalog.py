@@ -17,7 +17,8 @@ class AccountCatalog:
     """Ids read through `client` when `store` does not hold them yet.
 
     `store` has `get_many(kind, keys) -> {key: {"id", **data}}`,
-    `put(kind, key, id, data=None)` and `forget(kind, key=None)`.
+    `ids(kind) -> {key: id}`, `put(kind, key, id, data=None)` and
+    `forget(kind, key=None)`.
     """
 
     def __init__(self, client, store):
@@ -64,6 +65,10 @@ class AccountCatalog:
         self.store.forget(FIELD)
         self.fields_fresh = False
 
+    def known_field_id(self, perstag):
+        """The stored id of the field, without asking AC; "" if none yet."""
+        return (self.store.get_many(FIELD, [perstag]).get(perstag) or {}).get("id", "")
+
     # -- list --------------------------------------------------------------
     def list_id(self, stringid):
         entry = self.store.get_many(LIST, [stringid]).get(stringid)
@@ -107,3 +112,32 @@ class AccountCatalog:
 
     def forget_tag(self, name):
         self.store.forget(TAG, name.lower())
+
+
+class StoredIds:
+    """The catalog of a backend that never contacts AC (the resync's dry run):
+    the ids `store` already holds, read once and never written; an id not
+    stored yet stands as its own key (the dry run shows it without an id)."""
+
+    fields_fresh = True  # nothing to read again
+
+    def __init__(self, store):
+        self.store = store
+        self._ids = {}
+
+    def _of(self, kind):
+        if kind not in self._ids:
+            self._ids[kind] = self.store.ids(kind)
+        return self._ids[kind]
+
+    def field_ids(self, perstags):
+        return {perstag: self._of(FIELD).get(perstag, perstag) for perstag in perstags}
+
+    def refresh_fields(self):
+        pass
+
+    def known_field_id(self, perstag):
+        return self._of(FIELD).get(perstag, "")
+
+    def list_id(self, stringid):
+        return self._of(LIST).get(stringid, stringid)

@@ -59,7 +59,7 @@ def api_base(account_url):
 
 def summarize_errors(body):
     """A readable one-line summary of AC's error body, whatever its shape
-    (API.md §3.4: `errors[]` objects, `errors` as a string, `message`,
+    (docs/activecampaign.md §3.4: `errors[]` objects, `errors` as a string, `message`,
     the bulk importer's `failureReasons`, or plain text)."""
     if isinstance(body, dict):
         errors = body.get("errors")

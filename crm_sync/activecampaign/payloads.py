@@ -8,9 +8,10 @@ it, so nothing stored in AC is blanked.
 """
 import json
 
-from ..crm import SUBSCRIBED
+from ..crm import SUBSCRIBED, UNSUBSCRIBED  # noqa: F401  (the statuses contact_list_body takes)
+from ..errors import NotBulkable
 
-# AC's docs: set sourceid 4 when subscribing someone again (API.md §6).
+# AC's docs: set sourceid 4 when subscribing someone again (docs/activecampaign.md §6).
 RESUBSCRIBE_SOURCE = 4
 
 
@@ -46,20 +47,19 @@ def tag_body(name):
     return {"tag": {"tag": name, "tagType": "contact", "description": "Added by crm_sync"}}
 
 
-# -- the bulk importer (API.md §7) ---------------------------------------------
+# -- the bulk importer (docs/activecampaign.md §7) ---------------------------------------------
+BULK_MAX_CONTACTS = 250       # rows per request
+BULK_MAX_BYTES = 400_000      # a request body must be under this many bytes
 # Its contact attributes are snake_case; these are the ones it takes.
 _SNAKE_CASE = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
 # What `requests` sends: json.dumps with its default separators, so sizes are exact.
 _ENVELOPE = len(json.dumps({"contacts": []}))
 
 
-class NotBulkable(ValueError):
-    """The payload has a contact attribute the bulk importer cannot carry."""
-
-
 def bulk_contact(payload, field_ids, list_id, exclude_automations):
     """The bulk importer's row for `payload`: snake_case names, custom
-    fields by id, tags by name, the list by id."""
+    fields by id, tags by name, the list by id. Raises NotBulkable
+    (crm_sync.errors) for a contact attribute the importer has no name for."""
     unknown = set(payload.contact) - set(_SNAKE_CASE)
     if unknown:
         raise NotBulkable(f"contact attribute(s) {', '.join(sorted(unknown))} have no bulk importer name")
@@ -89,6 +89,11 @@ def row_size(row):
 def request_size(total_row_sizes, count):
     """Bytes of a bulk request body holding `count` rows of these sizes."""
     return _ENVELOPE + total_row_sizes - (len(", ") if count else 0)
+
+
+def bulk_request_fits(total_row_sizes, count):
+    """Whether a bulk request body of `count` rows of these sizes stays under BULK_MAX_BYTES."""
+    return request_size(total_row_sizes, count) < BULK_MAX_BYTES
 
 
 def _id(value):

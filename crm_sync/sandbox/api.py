@@ -169,7 +169,7 @@ class Api:
                 "Contact data is required", "/data/attributes/contact", code="field_missing")]))
         problems = []
         for key in sorted(set(contact) - set(_CONTACT_ATTRIBUTES) - _CONTACT_IGNORED - {"email", "fieldValues"}):
-            # AC may silently ignore these; refusing them catches first_name-style mix-ups (API.md §10.12).
+            # AC may silently ignore these; refusing them catches first_name-style mix-ups (docs/activecampaign.md §10.12).
             problems.append(shapes.attribute_error(f"Unknown contact attribute '{key}'", f"/data/attributes/{key}"))
         email = contact.get("email")
         if "email" in contact or require_email:
@@ -219,7 +219,7 @@ class Api:
             return None
         value = value or ""
         if field["type"] == "datetime" and value:
-            # AC stores datetimes converted to the account's timezone (API.md §4).
+            # AC stores datetimes converted to the account's timezone (docs/activecampaign.md §4).
             value = to_account_timezone(parse_datetime(value))
         return field_id, value
 
@@ -390,7 +390,7 @@ class Api:
     def list_tags(self, query, body):
         tags = self.store.all_tags()
         search = _first(query, "search")
-        if search is not None:  # contains, case-insensitive (API.md §5)
+        if search is not None:  # contains, case-insensitive (docs/activecampaign.md §5)
             tags = [t for t in tags if search.lower() in t["tag"].lower()]
         condition = _filter_op(query, "search")
         if condition:
@@ -434,7 +434,7 @@ class Api:
         if self.store.get_tag(ids["tag"]) is None:
             raise Reply(404, shapes.status_error(404, "Not Found", "Tag not found"))
         if self.store.find_contact_tag(ids["contact"], ids["tag"]):
-            # AC's answer is undocumented (API.md open question 3); refusing is the strict choice.
+            # AC's answer is undocumented (docs/activecampaign.md open question 3); refusing is the strict choice.
             self.recorder.duplicate_tag_attach()
             raise Reply(422, shapes.status_error(
                 422, "Duplicate entry", "The contact already has this tag", pointer="/data/attributes/tag"))
@@ -458,7 +458,7 @@ class Api:
         if condition:
             op, wanted = condition
             # A bare filters[name] matches by contains here: the strict reading,
-            # since it also returns lookalike lists (API.md §6, §9).
+            # since it also returns lookalike lists (docs/activecampaign.md §6, §9).
             if _first(query, "filters[name]") is not None:
                 op = "contains"
             lists = [l for l in lists if _matches(op, l["name"], wanted)]

@@ -1,4 +1,4 @@
-"""``POST /import/bulk_import`` and ``GET /import/info`` (API.md §7).
+"""``POST /import/bulk_import`` and ``GET /import/info`` (docs/activecampaign.md §7).
 
 A valid request is queued, not applied: ``/import/info`` reports
 ``{"status": "queued"}`` until the processing delay has passed
@@ -164,7 +164,7 @@ class BulkImporter:
         existing = self.store.find_contact_by_email(row["email"])
         contact_id = existing["id"] if existing else self.store.insert_contact(row["email"])
         attributes = {key: row[key] or "" for key in ("first_name", "last_name", "phone") if key in row}
-        # Automations run unless excluded (API.md §7); the dump shows which it was.
+        # Automations run unless excluded (docs/activecampaign.md §7); the dump shows which it was.
         attributes["automations_excluded"] = int(bool(row.get("exclude_automations", False)))
         self.store.update_contact(contact_id, attributes)
         for item in row.get("fields", []):
@@ -180,7 +180,7 @@ class BulkImporter:
         for item in row.get("subscribe", []):
             list_id = parse_id(item["listid"])
             membership = self.store.find_contact_list(contact_id, list_id)
-            # The importer never re-subscribes someone who unsubscribed (API.md §7).
+            # The importer never re-subscribes someone who unsubscribed (docs/activecampaign.md §7).
             if membership is None or membership["status"] != 2:
                 self.store.set_contact_list(contact_id, list_id, 1)
         for item in row.get("unsubscribe", []):

@@ -2,7 +2,7 @@
 
 ``ASSUMED_LIMITS`` is the one table of *assumed* maximum lengths. AC does not
 document any length limit for contact attributes or custom field values
-(API.md, open question 4), so these numbers are our guesses, chosen to match
+(docs/activecampaign.md, open question 4), so these numbers are our guesses, chosen to match
 common MySQL column sizes (VARCHAR(255), TEXT). The sandbox rejects longer
 values with 422; crm_sync's mapping reads this same table so that it never
 sends what the sandbox would refuse.
@@ -23,7 +23,7 @@ ASSUMED_LIMITS = {
     if key != "about"
 }
 
-# Documented by AC (API.md §2, §7, §9); kept here so every limit has one home.
+# Documented by AC (docs/activecampaign.md §2, §7, §9); kept here so every limit has one home.
 RATE_LIMIT_PER_SECOND = 5
 BULK_MAX_CONTACTS = 250
 BULK_MAX_BYTES = 400_000  # a request must be *under* this many bytes

@@ -1,6 +1,6 @@
 """Sliding-window rate limiting, measured on arrival.
 
-AC allows 5 requests in any second per account (API.md §2) and a number of
+AC allows 5 requests in any second per account (docs/activecampaign.md §2) and a number of
 bulk imports per minute (§7). Both are sliding windows here: a request is
 accepted when fewer than ``limit`` accepted requests arrived in the
 ``window`` seconds before it. For the 5-per-second budget, refused requests

@@ -1,6 +1,6 @@
 """AC's JSON shapes, built from store rows. Pure functions, no I/O.
 
-Shapes follow the examples in AC's doc-derived OpenAPI file (API.md §0): ids,
+Shapes follow the examples in AC's doc-derived OpenAPI file (docs/activecampaign.md §0): ids,
 foreign keys and counts are strings, timestamps are ISO 8601 with an offset.
 ``base`` is the API root (``http://host:port/api/3``) used in ``links``.
 """
@@ -164,7 +164,7 @@ def meta(total):
     return {"total": str(total)}
 
 
-# -- error bodies (API.md §3.4: AC's shapes differ per endpoint) -----------
+# -- error bodies (docs/activecampaign.md §3.4: AC's shapes differ per endpoint) -----------
 
 def attribute_error(title, pointer, code="field_invalid", detail=""):
     """One item of the JSON:API-like ``errors[]`` used by the contact endpoints."""

@@ -5,7 +5,7 @@ otherwise a short human-readable reason. Callers wrap the reason in whichever
 error shape their endpoint uses (AC's shapes differ per endpoint).
 
 A blank value ("" or null) is always acceptable for anything but the email:
-AC writes blanks over stored values (API.md §3.1), and so does the sandbox.
+AC writes blanks over stored values (docs/activecampaign.md §3.1), and so does the sandbox.
 """
 
 import datetime
@@ -15,8 +15,8 @@ from .limits import ASSUMED_LIMITS
 
 # Local-part characters we accept: RFC 5322 "atext" minus the apostrophe,
 # because AC's own bulk-import example lists "invalid'character@example.com"
-# as a failure (API.md §7). Non-ASCII is refused (AC's handling is unknown,
-# API.md open question 7, so we take the strict side).
+# as a failure (docs/activecampaign.md §7). Non-ASCII is refused (AC's handling is unknown,
+# docs/activecampaign.md open question 7, so we take the strict side).
 _LOCAL_CHARS = re.compile(r"^[A-Za-z0-9!#$%&*+/=?^_`{|}~.-]+$")
 _DOMAIN_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?$")
 _TLD = re.compile(r"^(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$")
@@ -71,7 +71,7 @@ def field_value_problem(field_type, value, option_values):
     """Why ``value`` cannot be stored in a custom field of ``field_type``, or None.
 
     ``option_values`` are the ``value`` attributes of the field's options (for
-    the seeded fields they equal the labels). Encodings follow API.md §4:
+    the seeded fields they equal the labels). Encodings follow docs/activecampaign.md §4:
     checkbox/listbox take ``||A||B||``; dropdown/radio take exactly one plain
     option value; date takes a real ``YYYY-MM-DD``; datetime takes ISO 8601
     with a UTC offset.
@@ -139,7 +139,7 @@ def parse_datetime(value):
 def parse_id(value):
     """The int id in ``value`` (an int or a string of digits), else None.
 
-    AC accepts ids as ints or numeric strings (API.md §1).
+    AC accepts ids as ints or numeric strings (docs/activecampaign.md §1).
     """
     if isinstance(value, bool):
         return None

@@ -18,7 +18,7 @@ from django.utils import timezone
 from crm_sync.mapping import crm_mapping
 
 from crm_sync.errors import CrmError
-from crm_sync.bulk import MAX_CONTACTS
+from crm_sync.importer import MAX_BATCH_SIZE
 from crm_sync.resync import Options, Resync
 
 INTERRUPTED = 130
@@ -84,8 +84,8 @@ class Command(BaseCommand):
                            help="only people opted in and never successfully sent to AC")
         parser.add_argument("--dry-run", action="store_true",
                             help="print what would be sent; write nothing to AC or the database")
-        parser.add_argument("--batch-size", type=int, default=MAX_CONTACTS,
-                            help=f"people per bulk import request, 1 to {MAX_CONTACTS} (default {MAX_CONTACTS})")
+        parser.add_argument("--batch-size", type=int, default=MAX_BATCH_SIZE,
+                            help=f"people per bulk import request, 1 to {MAX_BATCH_SIZE} (default {MAX_BATCH_SIZE})")
         parser.add_argument("--run-automations", action="store_true",
                             help="let AC run its automations for imported contacts (off: no welcome emails again)")
         parser.add_argument("--poll-timeout", type=float, default=900.0,
@@ -96,8 +96,8 @@ class Command(BaseCommand):
         until = options["until"] or timezone.localdate()
         if options["since"] > until:
             raise CommandError(f"--since {options['since']} is after --until {until}")
-        if not 1 <= options["batch_size"] <= MAX_CONTACTS:
-            raise CommandError(f"--batch-size must be 1 to {MAX_CONTACTS}")
+        if not 1 <= options["batch_size"] <= MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be 1 to {MAX_BATCH_SIZE}")
         if options["event"] and crm_mapping().event_filter(options["event"]) is None:
             raise CommandError("--event: this project's CrmMapping defines no events (event_filter)")
         settings = Options(

@@ -1,16 +1,17 @@
-"""The resync command's bulk path: people sent to ActiveCampaign's bulk
-importer (API.md §7) in batches, and the batches finished once AC has
-imported them.
+"""The bulk-import path (the resync's backfills and bursts): people sent to
+the CRM's bulk importer in batches, and the batches finished once the CRM
+has imported them. It speaks to the CRM only through its backend
+(`crm.CrmBackend`: bulk_row, bulk_import, import_report and the importer's
+limits); what AC's importer takes and answers is in the AC package.
 
 A batch's SyncLog rows are written `running` before the request and carry
-AC's `batchId` once AC has queued it, so a batch left in flight by a crash
-or Ctrl-C is polled by the next run (or by `poll_open_batches()` from beat),
-never sent again. When AC reports a batch completed, each person's
-ContactState is updated as a live success would update it, so the live sync
-afterwards knows what AC holds.
+the CRM's batch id once it has queued the batch, so a batch left in flight
+by a crash or Ctrl-C is polled by the next run (or by `poll_open_batches()`
+from beat), never sent again. When the CRM reports a batch imported, each
+person's ContactState is updated as a live success would update it, so the
+live sync afterwards knows what the CRM holds.
 """
 import collections
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -19,19 +20,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
-from .activecampaign.client import summarize_errors
+from .conf import ac_account, crm_setting
+from .connection import backend_class, make_backend
+from .crm import SUBSCRIBED
 from .errors import (
-    CrmError,
-    BadResponse,
+    BulkRateLimited,
     Category,
     ConfigurationError,
+    CrmError,
+    NotBulkable,
     NotFound,
+    RowsRejected,
     TransientError,
     ValidationFailed,
 )
-from .activecampaign.payloads import SUBSCRIBED, bulk_import_body, request_size
-from .conf import ac_account, crm_setting
-from .connection import make_client
 from .mapping import crm_mapping
 from .models import ContactState, SyncLog
 from .outbox import queue_sync
@@ -39,18 +41,11 @@ from .outbox import queue_sync
 logger = logging.getLogger(__name__)
 Status = SyncLog.Status
 
-BULK_PATH = "/import/bulk_import"
-INFO_PATH = "/import/info"
-MAX_CONTACTS = 250            # per request (API.md §7)
-MAX_BYTES = 400_000           # a request must be under this many bytes (API.md §7)
-MULTI_PER_MINUTE = 100        # the importer's own limits, apart from the 5 per second
-SINGLE_PER_MINUTE = 20
-RATE_WINDOW = 61.0            # AC's minute, plus a second for requests that arrive late
-RATE_LIMITED_WAIT = 60.0      # after AC's "Rate limit exceeded." 400 (its only hint is "in a minute")
+MAX_BATCH_SIZE = backend_class().bulk_limits.max_rows   # people per request, at most
 SEND_TRIES = 4
-POLL_FIRST = 1.0              # seconds after sending before the first import/info
+POLL_FIRST = 1.0              # seconds after sending before the first import report
 POLL_EVERY = 2.0
-MAX_IN_FLIGHT = 20            # batches queued in AC before the sender waits for the oldest
+MAX_IN_FLIGHT = 20            # batches queued in the CRM before the sender waits for the oldest
 STALE_AFTER = 15 * 60         # a resync row running this long without a batch id was abandoned
 
 
@@ -61,8 +56,8 @@ class BulkPerson:
     user_id: int
     badge_id: int
     payload: object          # ContactPayload
-    row: dict                # the bulk importer's row
-    size: int
+    row: dict                # the bulk importer's row (backend.bulk_row)
+    size: int                # backend.bulk_row_size(row)
     log: SyncLog = None
 
 
@@ -82,13 +77,13 @@ class Tally:
         self.failed.append((email, category, message))
 
     def count_request(self, report):
-        """The client's `on_request` hook: one more request to AC."""
+        """The backend's `on_request` hook: one more request to the CRM."""
         self.requests += 1
 
 
 @dataclass
 class Batch:
-    """A batch AC has queued, until its import/info says completed."""
+    """A batch the CRM has queued, until its import report says finished."""
 
     batch_id: str
     size: int
@@ -98,53 +93,65 @@ class Batch:
 
 
 class ImporterRate:
-    """The bulk importer's per-minute budgets (100 multi-contact, 20
-    single-contact requests), counted in this process before each request."""
+    """The bulk importer's own budgets of requests (`crm.BulkLimits`; AC's:
+    100 multi-contact and 20 single-contact requests a minute), counted in
+    this process before each request."""
 
-    def __init__(self, sleep=time.sleep):
+    def __init__(self, limits, sleep=time.sleep):
+        self.limits = limits
         self.sleep = sleep
         self.sent = {True: collections.deque(), False: collections.deque()}
 
     def wait_turn(self, single):
-        limit = SINGLE_PER_MINUTE if single else MULTI_PER_MINUTE
+        limit = self.limits.single_row_requests if single else self.limits.multi_row_requests
+        window = self.limits.window
         times = self.sent[single]
         while True:
             now = time.monotonic()
-            while times and times[0] <= now - RATE_WINDOW:
+            while times and times[0] <= now - window:
                 times.popleft()
             if len(times) < limit:
                 times.append(now)
                 return
-            self.sleep(times[0] + RATE_WINDOW - now)
+            self.sleep(times[0] + window - now)
 
 
 class BulkSender:
-    """Sends batches and polls them, keeping up to MAX_IN_FLIGHT batches
-    queued in AC while the next ones are built."""
+    """Sends batches through `backend` (a crm.CrmBackend) and polls them,
+    keeping up to MAX_IN_FLIGHT batches queued in the CRM while the next
+    ones are built."""
 
-    def __init__(self, client, account_url, tally, *, batch_size=MAX_CONTACTS, poll_timeout=900.0,
+    def __init__(self, backend, account_url, tally, *, batch_size=MAX_BATCH_SIZE, poll_timeout=900.0,
                  sleep=time.sleep):
-        self.client = client
+        self.backend = backend
         self.account_url = account_url
         self.tally = tally
-        self.batch_size = max(1, min(batch_size, MAX_CONTACTS))
+        self.batch_size = max(1, min(batch_size, backend.bulk_limits.max_rows))
         self.poll_timeout = poll_timeout
         self.sleep = sleep
-        self.rate = ImporterRate(sleep)
+        self.rate = ImporterRate(backend.bulk_limits, sleep)
         self.pending = []
         self.pending_size = 0
         self.in_flight = collections.deque()
 
     # -- batching --------------------------------------------------------
+    def person(self, user_id, badge_id, payload, *, exclude_automations):
+        """A BulkPerson for `payload`, or None when the importer cannot carry them."""
+        try:
+            row = self.backend.bulk_row(payload, exclude_automations=exclude_automations)
+        except NotBulkable:
+            return None
+        return BulkPerson(user_id, badge_id, payload, row, self.backend.bulk_row_size(row))
+
     def fits(self, person):
         """Whether `person` alone fits in a request."""
-        return request_size(person.size, 1) < MAX_BYTES
+        return self.backend.bulk_fits(person.size, 1)
 
     def add(self, person):
         """Queue `person`; send the pending batch first if they would not fit in it."""
         count = len(self.pending) + 1
         if self.pending and (count > self.batch_size
-                             or request_size(self.pending_size + person.size, count) >= MAX_BYTES):
+                             or not self.backend.bulk_fits(self.pending_size + person.size, count)):
             self.flush()
         self.pending.append(person)
         self.pending_size += person.size
@@ -169,8 +176,7 @@ class BulkSender:
                 trigger=SyncLog.Trigger.RESYNC, status=Status.RUNNING, started_at=now,
                 account_url=self.account_url, warnings=person.payload.warnings,
                 payload={**person.payload.record(), "tags": person.payload.tags, "list_status": SUBSCRIBED},
-                requests=[{"method": "POST", "path": "/api/3" + BULK_PATH, "body": bulk_import_body([person.row]),
-                           "status": None, "response": ""}],
+                requests=[self.backend.bulk_request_record(person.row)],
             )
             for person in people
         ]
@@ -180,19 +186,18 @@ class BulkSender:
 
     # -- sending ---------------------------------------------------------
     def _post(self, people, may_drop_named):
-        """Send `people` as one request; on a rejection, fail the rows AC
-        names and send the rest once more, or halve when it names none."""
+        """Send `people` as one request; on a rejection, fail the rows the
+        CRM names and send the rest once more, or halve when it names none."""
         try:
-            answer = self._request_bulk(bulk_import_body([person.row for person in people]), single=len(people) == 1)
-        except ValidationFailed as error:
-            named = named_rows(error.body, len(people))
+            batch_id = self._send([person.row for person in people])
+        except RowsRejected as error:
+            refused = f"{self.backend.name}'s bulk importer refused this contact"
+            named = error.rows
             if len(people) == 1:
-                self._fail(people, Category.VALIDATION, f"AC's bulk importer refused this contact: "
-                                                 f"{named.get(0) or summarize_errors(error.body)}", 400)
+                self._fail(people, error.category, f"{refused}: {named.get(0) or error.reason}", error.status)
             elif named and may_drop_named:
                 for index, reason in named.items():
-                    self._fail([people[index]], Category.VALIDATION,
-                               f"AC's bulk importer refused this contact: {reason}", 400)
+                    self._fail([people[index]], error.category, f"{refused}: {reason}", error.status)
                 rest = [person for index, person in enumerate(people) if index not in named]
                 if rest:
                     self._post(rest, may_drop_named=False)
@@ -206,37 +211,30 @@ class BulkSender:
             if isinstance(error, ConfigurationError):
                 raise  # every later request would fail the same way
             return
-        batch_id = str(answer.get("batchId") or "")
-        if not batch_id:
-            self._fail(people, BadResponse.category, f"AC queued the import but gave no batchId: {answer}"[:500], 200)
-            return
         SyncLog.objects.filter(pk__in=[person.log.pk for person in people]).update(batch_id=batch_id)
         now = time.monotonic()
         self.in_flight.append(Batch(batch_id, len(people), now + self.poll_timeout, now + POLL_FIRST))
         self.tally.batches += 1
 
-    def _request_bulk(self, body, single):
+    def _send(self, rows):
+        """The batch id; tries again after the importer's own rate limit and
+        after errors worth retrying. Requests are counted by the backend's
+        on_request hook (Tally.count_request)."""
         for attempt in range(1, SEND_TRIES + 1):
-            self.rate.wait_turn(single)
+            self.rate.wait_turn(single=len(rows) == 1)
             try:
                 self.tally.bulk_requests += 1
-                return self._call("POST", BULK_PATH, body=body)
-            except ValidationFailed as error:
-                if not is_rate_limited(error.body) or attempt == SEND_TRIES:
-                    raise
-                # Over the importer's minute (another process, or AC counts differently).
-                self.sleep(RATE_LIMITED_WAIT)
-            except TransientError:
+                return self.backend.bulk_import(rows)
+            except BulkRateLimited as error:
                 if attempt == SEND_TRIES:
                     raise
-                # A timeout may mean AC queued it anyway; importing a contact twice is harmless.
+                # Over the importer's own budget (another process, or the CRM counts differently).
+                self.sleep(error.retry_after)
+            except CrmError as error:
+                if not error.retryable or attempt == SEND_TRIES:
+                    raise
+                # A timeout may mean the CRM queued it anyway; importing a contact twice is harmless.
                 self.sleep(2 ** attempt)
-
-    def _call(self, method, path, body=None, **params):
-        # Requests are counted by the client's on_request hook (Tally.count_request).
-        if method == "POST":
-            return self.client.post(path, body)
-        return self.client.get(path, **params)
 
     def _fail(self, people, category, message, status):
         now = timezone.now()
@@ -271,64 +269,31 @@ class BulkSender:
             batch.polls += 1
             batch.next_poll_at = now + POLL_EVERY
             try:
-                answer = self._call("GET", INFO_PATH, batchId=batch.batch_id)
+                report = self.backend.import_report(batch.batch_id)
             except NotFound as error:
                 self.in_flight.popleft()
-                fail_batch(batch.batch_id, BadResponse.category, f"AC no longer knows batch {batch.batch_id}: {error}",
-                           self.tally)
+                fail_batch(batch.batch_id, Category.BAD_RESPONSE,
+                           f"{self.backend.name} no longer knows batch {batch.batch_id}: {error}", self.tally)
                 continue
             except (TransientError, ValidationFailed) as error:
                 logger.warning("crm_sync resync: polling batch %s: %s", batch.batch_id, error)
                 continue
-            if str(answer.get("status", "")).lower() == "completed":
+            if report.finished:
                 self.in_flight.popleft()
-                complete_batch(batch.batch_id, answer, self.tally)
-
-
-# -- AC's answers --------------------------------------------------------------
-def named_rows(body, count):
-    """{index: reason} for the rows a rejection names (API.md §7:
-    `failureReasons: [{"contact": index, "failureReason": ...}]`)."""
-    named = {}
-    reasons = body.get("failureReasons") if isinstance(body, dict) else None
-    for item in reasons or []:
-        if isinstance(item, dict) and str(item.get("contact", "")).isdigit() and int(item["contact"]) < count:
-            index = int(item["contact"])
-            reason = str(item.get("failureReason") or "refused")
-            named[index] = f"{named[index]}; {reason}" if index in named else reason
-    return named
-
-
-def is_rate_limited(body):
-    return isinstance(body, dict) and "rate limit" in str(body.get("message", "")).lower()
-
-
-def _failed_emails(answer):
-    emails = set()
-    for item in answer.get("failure") or []:
-        email = item.get("email") if isinstance(item, dict) else item
-        if email:
-            emails.add(str(email).strip().lower())
-    return emails
-
-
-def _record(method, path, status, response):
-    return {"method": method, "path": "/api/3" + path, "body": None, "status": status,
-            "response": json.dumps(response)[: crm_setting("LOG_BODY_LIMIT")]}
+                complete_batch(batch.batch_id, report, self.backend, self.tally)
 
 
 # -- finishing batches ---------------------------------------------------------
-def complete_batch(batch_id, answer, tally):
-    """Close the rows of a batch AC reports completed: failed if AC lists
-    their email under `failure`, else success, with ContactState updated as
-    a live success would update it."""
-    failures = _failed_emails(answer)
+def complete_batch(batch_id, report, backend, tally):
+    """Close the rows of a batch the CRM reports imported (a crm.ImportReport):
+    failed if it lists their email as failed, else success, with
+    ContactState updated as a live success would update it."""
+    failures = report.failed_emails
     rows = list(SyncLog.objects.filter(batch_id=batch_id, status=Status.RUNNING))
     if not rows:
         return
     now = timezone.now()
-    info = _record("GET", f"{INFO_PATH}?batchId={batch_id}", 200,
-                   {"status": answer.get("status"), "failed_in_batch": sorted(failures)})
+    info = backend.import_report_record(batch_id, report)
     succeeded = []
     for row in rows:
         if row.requests:
@@ -338,10 +303,11 @@ def complete_batch(batch_id, answer, tally):
         row.finished_at = now
         if row.email.lower() in failures:
             row.status, row.error_category = Status.FAILED, Category.VALIDATION
-            row.error_message = f"AC's importer reported this contact as failed (batch {batch_id}); it gives no reason"
+            row.error_message = (f"{backend.name}'s importer reported this contact as failed (batch {batch_id}); "
+                                 "it gives no reason")
             tally.fail(row.email, row.error_category, row.error_message)
         else:
-            row.status, row.error_message = Status.SUCCESS, f"imported by AC in bulk (batch {batch_id})"
+            row.status, row.error_message = Status.SUCCESS, f"imported by {backend.name} in bulk (batch {batch_id})"
             succeeded.append(row)
             tally.succeeded += 1
     with transaction.atomic():
@@ -368,7 +334,7 @@ def _record_success(rows, now):
         else:
             changed.append(state)
             if state.last_success_at and row.started_at and state.last_success_at > row.started_at:
-                raced.append(row)  # a live sync succeeded while AC was importing: order unknown
+                raced.append(row)  # a live sync succeeded while the CRM was importing: order unknown
         payload = row.payload
         state.sent = {"email": payload["email"], "contact": payload["contact"], "fields": payload["fields"]}
         known = {name.lower() for name in state.tags}
@@ -408,12 +374,13 @@ def fail_batch(batch_id, category, message, tally):
 
 def close_abandoned_rows():
     """Fail resync rows left running without a batch id by a run that
-    stopped before AC answered (they were never queued, or we cannot know)."""
+    stopped before the CRM answered (they were never queued, or we cannot know)."""
     cutoff = timezone.now() - timezone.timedelta(seconds=STALE_AFTER)
+    message = f"the resync run stopped before {backend_class().name} acknowledged this contact; run the resync again"
     return SyncLog.objects.filter(
         status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, batch_id="", task_id="", started_at__lt=cutoff,
     ).update(status=Status.FAILED, error_category=Category.WORKER_LOST, finished_at=timezone.now(),
-             error_message="the resync run stopped before AC acknowledged this contact; run the resync again")
+             error_message=message)
 
 
 def open_batches(account_url):
@@ -424,26 +391,26 @@ def open_batches(account_url):
                 .order_by("first").values_list("batch_id", "size"))
 
 
-def poll_open_batches(wait=0.0, client=None, sleep=time.sleep):
+def poll_open_batches(wait=0.0, backend=None, sleep=time.sleep):
     """Finish bulk batches left in flight by an earlier run (Ctrl-C, a crash,
     a poll time limit). Beat can call it with no arguments: each open batch
     is polled once. With `wait`, polls until they complete or `wait` seconds
     pass. Returns a Tally; batches still importing stay open. The requests
-    of a `client` given are counted by that client's own on_request hook."""
+    of a `backend` given are counted by its own on_request hook."""
     tally = Tally()
     close_abandoned_rows()
     account_url = ac_account()[0]
     batches = open_batches(account_url)
     if not batches:
         return tally
-    own_client = client is None
-    client = client or make_client(patient=True, on_request=tally.count_request)
+    own_backend = backend is None
+    backend = backend or make_backend(patient=True, on_request=tally.count_request)
     try:
-        sender = BulkSender(client, account_url, tally, poll_timeout=wait, sleep=sleep)
+        sender = BulkSender(backend, account_url, tally, poll_timeout=wait, sleep=sleep)
         now = time.monotonic()
         sender.in_flight.extend(Batch(batch_id, size, now + wait, now) for batch_id, size in batches.items())
         sender.poll(block=True)
     finally:
-        if own_client:
-            client.close()
+        if own_backend:
+            backend.close()
     return tally
