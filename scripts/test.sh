@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command (README): set up, then run the whole suite.
-# Extra arguments go to pytest, e.g. `scripts/test.sh tests/crm_sync -x`.
+# Extra arguments go to pytest, e.g. `scripts/test.sh tests/sync -x`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

@@ -1,15 +1,19 @@
-"""A `responses`-based stand-in for AC at the HTTP boundary, for unit tests.
+"""The fake AC account for unit tests: a `responses`-based stand-in for AC
+at the HTTP boundary, the one every unit test that needs AC uses (through
+the `fake_ac` fixture, tests/conftest.py).
 
-It answers with the shapes AC documents (API.md) and records every call, so
-a test can assert the exact requests a sync made. The end-to-end tests use
-the real sandbox (crm_sync.sandbox) over sockets instead.
+It answers with the shapes AC documents (docs/activecampaign.md) and records every call, so
+a test can assert the exact requests a sync made. Integration and end-to-end
+tests use the AC sandbox (crm_sync.sandbox) over real sockets instead.
 """
 import json
 import re
+import secrets
 from urllib.parse import parse_qs, urlsplit
 
-from tests.conftest import AC_URL
-
+AC_URL = "https://badgemaker.api-us1.com"
+# A fresh random key per run, long enough that finding it anywhere is no accident.
+API_KEY = secrets.token_urlsafe(36)
 BASE = AC_URL + "/api/3"
 PERSTAGS = {
     "DATE_OF_BIRTH": "date", "DIETARY_PREFERENCES": "checkbox", "DIETARY_REQUIREMENTS": "textarea",
@@ -23,6 +27,9 @@ LIST_ID = "7"
 
 
 class FakeAC:
+    """AC as `rsps` (a responses.RequestsMock) answers it: contacts, tags,
+    the account's fields and lists. `sync_status` forces /contact/sync's status."""
+
     def __init__(self, rsps):
         self.rsps = rsps
         self.contacts = {}  # id -> email

@@ -1,5 +1,8 @@
-"""Real Celery worker processes for end-to-end tests, wired to the test
-database, the configured broker and the AC sandbox through the environment."""
+"""Real processes for the end-to-end, reliability and security tests: Celery
+worker nodes wired to the test database, the configured broker and the AC
+sandbox through the environment, private Redis and PostgreSQL servers, a TCP
+proxy, and waiting for any of them. The `worker` fixture (tests/conftest.py)
+starts one worker with beat."""
 import os
 import shutil
 import signal
@@ -12,7 +15,24 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+# CI-sized sweep ages for the `worker` fixture, so stranded rows are found in seconds.
+E2E_ENV = {
+    "CRM_SYNC_SWEEP_INTERVAL": 1,
+    "CRM_SYNC_QUEUED_SWEEP_AFTER": 3,
+    "CRM_SYNC_REDISPATCH_AFTER": 10,
+}
+
+
+def wait_for(predicate, timeout, interval=0.2):
+    """Poll `predicate` until it returns something true or `timeout` seconds pass; return its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    return predicate()
 
 
 def test_database_url():

@@ -1,74 +1,38 @@
 """Fixtures and helpers shared by tests/bad_input and tests/security (each
-conftest imports the fixtures): crm_sync pointed at the in-process AC sandbox
-for syncs run inline (no worker, no broker), an event, and the badge page
-driven as an attendee would."""
+conftest imports the fixtures): an event, and the badge page driven as an
+attendee would (tests/badge_pages.py) with each sync run inline against the
+AC sandbox (`sandbox_settings`, tests/conftest.py): no worker, no broker."""
 import datetime
-from unittest import mock
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
-from badgemaker.badges.models import Event
-from crm_sync.models import SyncLog
 from crm_sync.attempts import run_attempt
+from crm_sync.models import SyncLog
+from tests.badge_pages import confirm, fill_in_badge_page, sign_up
+from tests.factories import EventFactory
 
-
-@pytest.fixture
-def sandbox_settings(settings, ac_sandbox):
-    """crm_sync talks to the sandbox over real sockets, coordinating through
-    the database, with no rate limit in the way (these tests are not about it)."""
-    ac_sandbox.control.set_faults(rate_limit_per_second=100_000)
-    settings.ACTIVECAMPAIGN_URL = ac_sandbox.url
-    settings.ACTIVECAMPAIGN_API_KEY = ac_sandbox.api_key
-    settings.CRM_SYNC = {
-        **settings.CRM_SYNC,
-        "REDIS_URL": "",
-        "RATE_LIMIT_PER_SECOND": 100_000.0,
-        "PUBLIC_BASE_URL": "https://badges.example.org",
-        "PHONE_REGION": "GB",
-        "BREAKER_FAILURES": 1_000_000,  # 422s and faults here must not open the breaker for the next example
-    }
-    return ac_sandbox
+# What these tests type on the badge page unless a test types something else.
+PLAIN_BADGE_PAGE = {"twitter": "", "badge_name": "Ada", "dietary_preferences": ["vegan"], "volunteer_interests": [],
+                    "dietary_requirements": ""}
 
 
 @pytest.fixture
 def event(db):
-    return Event.objects.create(name="PyCon <Bad Input> 2026", slug="pycon-bad-input",
-                                starts_on=datetime.date(2026, 6, 1))
-
-
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def no_broker():
-    """Runs no broker: the tests run each sync themselves."""
-    with mock.patch("crm_sync.tasks.sync_person.apply_async") as apply_async:
-        yield apply_async
+    return EventFactory(name="PyCon <Bad Input> 2026", slug="pycon-bad-input", starts_on=datetime.date(2026, 6, 1))
 
 
 def badge_page(event, email, **typed):
     """Sign up and post the badge page as an attendee; returns (client, response)."""
     client = Client()
-    response = client.post(reverse("accounts:signup"), {
-        "email": email, "first_name": "Ada", "last_name": "Lovelace", "password1": PASSWORD, "password2": PASSWORD,
-    })
+    response = sign_up(client, email)
     assert response.status_code == 302, response.content[:2000]
-    form = {
-        "first_name": "Ada", "last_name": "Lovelace", "email": email, "date_of_birth": "1990-12-10",
-        "phone": "020 7946 0018", "emergency_contact_name": "Charles", "emergency_contact_phone": "07911 123456",
-        "twitter": "", "instagram": "", "facebook": "", "linkedin": "", "tiktok": "", "crm_opt_in": "on",
-        "badge_name": "Ada", "dietary_preferences": ["vegan"], "volunteer_interests": [],
-        "dietary_requirements": "",
-    }
-    form.update(typed)
-    return client, client.post(reverse("badges:badge", args=[event.slug]), form)
+    return client, fill_in_badge_page(client, event, email, **{**PLAIN_BADGE_PAGE, **typed})
 
 
 def confirm_and_sync(client, event, email):
     """Confirm through the web, then run the queued attempt against the sandbox. Returns the SyncLog row."""
-    assert client.post(reverse("badges:confirm", args=[event.slug])).status_code == 302
+    assert confirm(client, event).status_code == 302
     log = SyncLog.objects.filter(email=email.lower()).latest("id")
     run_attempt(log.pk).follow_up
     log.refresh_from_db()

@@ -2,18 +2,17 @@
 the mapping and the sandbox read it and behave alike. A value at each limit
 goes through the mapping unchanged and the sandbox accepts it; one past it is
 cut by the mapping, and the sandbox refuses it if sent raw."""
-import datetime
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 import crm_sync
 from crm_sync.activecampaign.client import ActiveCampaignClient
 from crm_sync.errors import ValidationFailed
-from crm_sync.mapping import LIMITS, Attendee, Encoder, build_contact_payload
+from crm_sync.mapping import LIMITS, Encoder, build_contact_payload
 from crm_sync.sandbox.limits import ASSUMED_LIMITS
+from tests.factories import attendee
 
 pytestmark = pytest.mark.django_db
 
@@ -21,18 +20,6 @@ TABLE = json.loads((Path(crm_sync.__file__).parent / "ac_assumed_limits.json").r
 # Where each limit applies in AC: a contact attribute, or a custom field of that type (by perstag).
 CONTACT_KEYS = ["firstName", "lastName"]
 FIELD_OF_TYPE = {"text": "BADGE_NAME", "hidden": "BADGEMAKER_USER_ID", "textarea": "DIETARY_REQUIREMENTS"}
-
-
-def attendee(email="ada@example.com", event_slug="pycon", badge_name="Ada", dietary_requirements="",
-             first_name="Ada", last_name=""):
-    event = SimpleNamespace(name="PyCon", slug=event_slug, starts_on=datetime.date(2026, 6, 1))
-    badge = SimpleNamespace(badge_name=badge_name, profile_image=None, dietary_preferences=[],
-                            volunteer_interests=[], dietary_requirements=dietary_requirements, event=event,
-                            confirmed_at=datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc))
-    person = SimpleNamespace(pk=7, email=email, first_name=first_name, last_name=last_name, phone="",
-                             date_of_birth=None, twitter="", instagram="", facebook="", linkedin="", tiktok="",
-                             emergency_contact_name="", emergency_contact_phone="")
-    return Attendee(person=person, records=[badge])
 
 
 def at(limit, tail="é"):
@@ -87,9 +74,9 @@ def test_through_the_whole_mapping_a_value_at_the_limit_is_sent_whole_and_one_pa
     """The same, from an attendee to the sandbox: the mapping picks each field's limit itself."""
     def sized(extra):
         size = {key: ASSUMED_LIMITS[key] + extra for key in ASSUMED_LIMITS}
-        return attendee(email=f"whole-{extra}@example.com", badge_name=at(size["text"]),
-                        dietary_requirements=at(size["textarea"]), first_name=at(size["firstName"]),
-                        last_name=at(size["lastName"]))
+        return attendee(email=f"whole-{extra}@example.com", first_name=at(size["firstName"]),
+                        last_name=at(size["lastName"]),
+                        badge={"badge_name": at(size["text"]), "dietary_requirements": at(size["textarea"])})
 
     whole = build_contact_payload(sized(0))
     assert whole.warnings == []
@@ -140,6 +127,6 @@ def test_tag_names_at_the_limit_are_accepted_and_one_past_refused_raw(ac):
 
 def test_a_tag_past_the_limit_is_cut_by_the_mapping():
     limit = ASSUMED_LIMITS["tag"]
-    payload = build_contact_payload(attendee(event_slug="s" * limit))  # the tag is "event:" + the slug
+    payload = build_contact_payload(attendee(event={"slug": "s" * limit}))  # the tag is "event:" + the slug
     assert all(len(tag) <= limit for tag in payload.tags)
     assert any("cut to" in warning for warning in payload.warnings)

@@ -4,9 +4,10 @@ never a crashed worker: a real worker process against the sandbox's
 `malformed` faults, then the fault is cleared and the worker syncs on."""
 import pytest
 
+from crm_sync.attempts import run_attempt
 from crm_sync.models import SyncLog
-from tests.e2e.conftest import worker  # noqa: F401,F811  (the fixture)
-from tests.e2e.test_worker_sync import wait_for
+from crm_sync.testing import capture_syncs
+from tests.processes import wait_for
 
 
 # What the sandbox sends for each fault (crm_sync/sandbox/server.py), and how to tell a message names it.
@@ -20,7 +21,7 @@ NAMES_WHAT_AC_SENT = {
 
 @pytest.fixture
 def worker_settings():
-    """The worker's extra environment (tests/e2e/conftest.py): one malformed answer must not open the breaker."""
+    """The worker's extra environment (tests/conftest.py): one malformed answer must not open the breaker."""
     return {"CRM_SYNC_BREAKER_FAILURES": 1000}
 
 
@@ -87,15 +88,13 @@ def test_malformed_answers_are_clear_failures_and_the_worker_syncs_on(worker, ac
 
 @pytest.fixture
 def inline_sync(sandbox_settings, make_user, confirm_badge):
-    """Sync one confirmed badge inline (no worker) and return its SyncLog row."""
-    from unittest import mock
-
-    from crm_sync.attempts import run_attempt
+    """Sync one confirmed badge inline (no worker, no broker: the seam captures it) and return its SyncLog row."""
 
     def sync(name):
-        with mock.patch("crm_sync.tasks.sync_person.apply_async"):
+        with capture_syncs() as captured:
             person = confirm_someone(make_user, confirm_badge, name)
         log = latest(person)
+        assert [queued.log.pk for queued in captured] == [log.pk]
         run_attempt(log.pk).follow_up
         log.refresh_from_db()
         return log

@@ -28,7 +28,7 @@ RETIRED = st.lists(st.sampled_from(bad.UNKNOWN_KEYS), max_size=2)
 @settings(max_examples=examples(200))
 @given(post_and_refusal=POSTS, retired_keys=RETIRED)
 def test_what_ac_holds_is_what_the_mapping_produced(post_and_refusal, retired_keys, sandbox_settings, event,
-                                                   no_broker):
+                                                   captured_syncs):
     post, _ = post_and_refusal
     about = AboutYouForm(post, instance=User())
     badge_form = BadgeForm(post, instance=Badge(event=event))

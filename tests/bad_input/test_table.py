@@ -12,7 +12,7 @@ from crm_sync.mapping import LIMITS
 from crm_sync.models import SyncLog
 from tests.bad_input.fixtures import badge_page, confirm_and_sync, synced
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_broker")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("captured_syncs")]
 
 TYPED = {
     "first_name": "<b>Ada</b>",

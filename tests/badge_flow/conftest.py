@@ -1,24 +1,22 @@
+"""Badge Maker's own pages: an upcoming event, an attendee (logged in or not)
+who has not yet agreed to hear from the organisers, and their badge."""
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from badgemaker.accounts.models import User
-from badgemaker.badges.models import Badge, Event
-
-PASSWORD = "correct horse battery"
+from tests.badge_pages import PASSWORD
+from tests.factories import BadgeFactory, EventFactory, UserFactory
 
 
 @pytest.fixture
 def event(db):
-    return Event.objects.create(name="PyCon Test", slug="pycon-test", starts_on=timezone.localdate() + timedelta(days=10))
+    return EventFactory(name="PyCon Test", slug="pycon-test", starts_on=timezone.localdate() + timedelta(days=10))
 
 
 @pytest.fixture
 def attendee(db):
-    return User.objects.create_user(
-        username="ada@example.com", email="Ada@Example.com", password=PASSWORD, first_name="Ada", last_name="Lovelace"
-    )
+    return UserFactory(email="Ada@Example.com", password=PASSWORD, crm_opt_in=False)
 
 
 @pytest.fixture
@@ -29,8 +27,10 @@ def attendee_client(client, attendee):
 
 @pytest.fixture
 def make_badge(attendee, event):
+    """The attendee's draft badge for the event; `fields` set its values."""
+
     def make(**fields):
-        return Badge.objects.create(user=attendee, event=event, **{"badge_name": "Ada", **fields})
+        return BadgeFactory(user=attendee, event=event, **fields)
 
     return make
 

@@ -3,16 +3,13 @@ from django.urls import reverse
 
 from badgemaker.accounts.forms import EMAIL_TAKEN
 from badgemaker.accounts.models import User
-
-from .conftest import PASSWORD
+from tests.badge_pages import PASSWORD, sign_up
 
 pytestmark = pytest.mark.django_db
 
 
 def signup(client, **fields):
-    data = {"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper",
-            "password1": PASSWORD, "password2": PASSWORD, **fields}  # fmt: skip
-    return client.post(reverse("accounts:signup"), data)
+    return sign_up(client, **{"email": "grace@example.com", "first_name": "Grace", "last_name": "Hopper", **fields})
 
 
 def test_sign_up_creates_the_account_and_logs_in(client):

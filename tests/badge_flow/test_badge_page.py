@@ -10,8 +10,8 @@ from PIL import Image
 from badgemaker.accounts.forms import CONSENT, EMAIL_TAKEN
 from badgemaker.accounts.models import User
 from badgemaker.badges.models import Badge
-
-from .conftest import PASSWORD
+from tests.badge_pages import PASSWORD
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -163,7 +163,7 @@ def test_a_date_of_birth_today_is_accepted(attendee_client, event):
 
 
 def test_an_email_used_by_another_account_in_another_case_is_refused(attendee_client, attendee, event):
-    User.objects.create_user(username="grace@example.com", email="grace@example.com", password=PASSWORD)
+    UserFactory(email="grace@example.com", password=PASSWORD)
 
     response = post(attendee_client, event, email="GRACE@Example.com")
 

@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from badgemaker.accounts.models import User
 from badgemaker.badges.models import Badge
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_confirm_needs_a_login(client, event, make_badge):
 
 def test_an_attendee_cannot_confirm_someone_elses_badge(client, event, make_badge):
     make_badge()
-    client.force_login(User.objects.create_user(username="eve@example.com", email="eve@example.com"))
+    client.force_login(UserFactory(email="eve@example.com"))
 
     assert client.post(url("confirm", event)).status_code == 404
     assert Badge.objects.get().status == Badge.Status.DRAFT

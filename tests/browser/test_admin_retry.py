@@ -3,12 +3,11 @@
 import pytest
 from django.test import Client
 
-from badgemaker.accounts.models import User
-from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
+from tests.badge_pages import confirm_through_web
 from tests.browser.conftest import screenshot
-from tests.e2e.conftest import confirm_through_web
-from tests.e2e.test_worker_sync import wait_for
+from tests.factories import EventFactory, UserFactory
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -19,8 +18,8 @@ def worker_settings():
 
 
 def test_staff_filter_failures_retry_one_and_see_it_succeed(page, live_server, worker, ac_sandbox):
-    event = Event.objects.create(name="Retry Con", slug="retry-con", starts_on="2027-04-01")
-    User.objects.create_superuser(username="admin@example.com", email="admin@example.com", password="badgemaker-demo")
+    event = EventFactory(name="Retry Con", slug="retry-con", starts_on="2027-04-01")
+    UserFactory(superuser=True, email="admin@example.com", password="badgemaker-demo")
     confirm_through_web(Client(), event, "fine@example.com")
     assert wait_for(lambda: SyncLog.objects.filter(email="fine@example.com", status="success").exists(), timeout=30)
     ac_sandbox.control.set_faults(error_rate=1.0, error_statuses=[503])  # AC fails this one

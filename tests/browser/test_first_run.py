@@ -5,16 +5,15 @@ import time
 
 import pytest
 
-from badgemaker.accounts.models import User
-from badgemaker.badges.models import Event
 from tests.browser.conftest import screenshot
+from tests.factories import EventFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_a_confirmed_badge_shows_up_in_the_sandbox_and_the_admin(page, live_server, worker, ac_sandbox, settings):
-    Event.objects.create(name="PyCon Demo 2026", slug="pycon-demo-2026", starts_on="2027-01-20")
-    User.objects.create_superuser(username="admin@example.com", email="admin@example.com", password="badgemaker-demo")
+    EventFactory(name="PyCon Demo 2026", slug="pycon-demo-2026", starts_on="2027-01-20")
+    UserFactory(superuser=True, email="admin@example.com", password="badgemaker-demo")
 
     page.goto(f"{live_server.url}/")
     page.get_by_role("link", name="Make your badge").first.click()

@@ -6,26 +6,18 @@ import time
 import pytest
 from django.test import Client
 
-from badgemaker.badges.models import Badge, Event
+from badgemaker.badges.models import Badge
 from crm_sync.models import SyncLog
-from tests.e2e.conftest import confirm_through_web
+from tests.badge_pages import confirm_through_web
+from tests.factories import EventFactory
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def wait_for(predicate, timeout, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
-
-
 def test_confirmed_badges_become_contacts_through_a_real_worker(worker, ac_sandbox):
     control = ac_sandbox.control
-    event = Event.objects.create(name="PyCon Demo", slug="pycon-demo", starts_on="2027-01-15")
+    event = EventFactory(name="PyCon Demo", slug="pycon-demo", starts_on="2027-01-15")
     people = [f"Attendee{n}@Example.com" for n in range(8)]
     confirmed_at = {}
     for email in people:

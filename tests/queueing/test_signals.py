@@ -1,4 +1,7 @@
-"""When a sync is queued: the receiver writes a row and dispatches it on commit, nothing more."""
+"""When a sync is queued: the receiver writes a row and dispatches it on commit, nothing more.
+
+The tests whose subject is the publish to Celery mock `apply_async`; the
+others keep the broker out with the test seam (`captured_syncs`)."""
 from unittest import mock
 
 import pytest
@@ -6,6 +9,7 @@ from kombu.exceptions import OperationalError
 
 from crm_sync import outbox
 from crm_sync.models import SyncLog
+from tests.factories import BadgeFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -40,14 +44,12 @@ def test_confirming_a_badge_queues_one_attempt_dispatched_on_commit(make_user, c
     assert kwargs["retry"] is False
 
 
-def test_draft_badge_queues_nothing(make_user, make_event, publish):
-    from badgemaker.badges.models import Badge
-
-    Badge.objects.create(user=make_user(), event=make_event(), badge_name="Draft")
+def test_draft_badge_queues_nothing(make_user, make_event, captured_syncs):
+    BadgeFactory(user=make_user(), event=make_event(), badge_name="Draft")
     assert not SyncLog.objects.exists()
 
 
-def test_profile_change_of_a_person_with_a_confirmed_badge_queues_a_sync(make_user, confirm_badge, publish):
+def test_profile_change_of_a_person_with_a_confirmed_badge_queues_a_sync(make_user, confirm_badge, captured_syncs):
     user = make_user()
     badge = confirm_badge(user)
     SyncLog.objects.all().delete()
@@ -57,7 +59,7 @@ def test_profile_change_of_a_person_with_a_confirmed_badge_queues_a_sync(make_us
     assert (log.user, log.badge) == (user, badge)
 
 
-def test_person_without_confirmed_badge_or_login_only_queues_nothing(make_user, confirm_badge, publish):
+def test_person_without_confirmed_badge_or_login_only_queues_nothing(make_user, confirm_badge, captured_syncs):
     user = make_user()
     user.first_name = "Changed"
     user.save()

@@ -4,34 +4,20 @@ from io import StringIO
 from unittest import mock
 
 import pytest
-import responses
 from django.core.management import call_command
 from django.utils import timezone
 
 from badgemaker.badges.models import Badge
 from crm_sync import outbox
-from crm_sync.reconcile import reconcile
-from crm_sync.models import SyncLog
 from crm_sync.attempts import run_attempt
-from tests.crm_sync.fake_ac import FakeAC
+from crm_sync.models import SyncLog
+from crm_sync.reconcile import reconcile
+from tests.factories import BadgeFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def ac(ac_settings):
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield FakeAC(rsps)
-
-
-@pytest.fixture
-def publish():
-    outbox._broker_down_until = 0.0
-    with mock.patch("crm_sync.tasks.sync_person.apply_async") as apply_async:
-        yield apply_async
-
-
-def test_a_redelivered_task_closes_the_orphaned_attempt_and_opens_the_next(ac, make_user, confirm_badge):
+def test_a_redelivered_task_closes_the_orphaned_attempt_and_opens_the_next(fake_ac, make_user, confirm_badge):
     user = make_user()
     confirm_badge(user)
     log = SyncLog.objects.get()
@@ -48,7 +34,7 @@ def test_a_redelivered_task_closes_the_orphaned_attempt_and_opens_the_next(ac, m
     assert follow_up.log.status == "success"
 
 
-def test_a_second_message_for_a_row_another_worker_is_running_is_ignored(ac, make_user, confirm_badge):
+def test_a_second_message_for_a_row_another_worker_is_running_is_ignored(fake_ac, make_user, confirm_badge):
     user = make_user()
     confirm_badge(user)
     log = SyncLog.objects.get()
@@ -58,7 +44,8 @@ def test_a_second_message_for_a_row_another_worker_is_running_is_ignored(ac, mak
     assert log.status == "running"
 
 
-def test_sweep_closes_attempts_running_past_the_time_limit(ac, make_user, confirm_badge, publish, settings):
+def test_sweep_closes_attempts_running_past_the_time_limit(fake_ac, make_user, confirm_badge, captured_syncs,
+                                                           settings):
     settings.CRM_SYNC = {**settings.CRM_SYNC, "RUNNING_TIMEOUT": 60}
     user = make_user()
     confirm_badge(user)
@@ -71,10 +58,10 @@ def test_sweep_closes_attempts_running_past_the_time_limit(ac, make_user, confir
     log.refresh_from_db()
     assert closed == 1 and (log.status, log.error_category) == ("failed", "worker_lost")
     retry = SyncLog.objects.get(status="queued")
-    assert retry.attempt == 2 and publish.call_args.args == ((retry.pk,),)
+    assert retry.attempt == 2 and [sync.log.pk for sync in captured_syncs] == [retry.pk]
 
 
-def test_a_row_that_keeps_killing_workers_stops_as_poison(ac, make_user, confirm_badge, settings):
+def test_a_row_that_keeps_killing_workers_stops_as_poison(fake_ac, make_user, confirm_badge, settings):
     settings.CRM_SYNC = {**settings.CRM_SYNC, "POISON_AFTER": 3}
     user = make_user()
     confirm_badge(user)
@@ -90,14 +77,13 @@ def test_a_row_that_keeps_killing_workers_stops_as_poison(ac, make_user, confirm
     assert not SyncLog.objects.filter(status="queued").exists()
 
 
-def test_reconciler_finds_badges_confirmed_without_post_save(ac, make_user, make_event, publish):
+def test_reconciler_finds_badges_confirmed_without_post_save(fake_ac, make_user, make_event, captured_syncs):
     user = make_user()
     event = make_event()
-    badge = Badge.objects.create(user=user, event=event, badge_name="Quiet")
+    badge = BadgeFactory(user=user, event=event, badge_name="Quiet")
     Badge.objects.filter(pk=badge.pk).update(status="confirmed", confirmed_at=timezone.now())  # no signal
     not_opted_in = make_user(crm_opt_in=False)
-    Badge.objects.create(user=not_opted_in, event=event, badge_name="No", status="confirmed",
-                         confirmed_at=timezone.now())
+    BadgeFactory(user=not_opted_in, event=event, badge_name="No", confirmed=True)
     SyncLog.objects.filter(user=not_opted_in).delete()
     assert not SyncLog.objects.filter(user=user).exists()
 
@@ -111,14 +97,14 @@ def test_reconciler_finds_badges_confirmed_without_post_save(ac, make_user, make
     assert reconcile() == 0  # synced now: nothing left to find
 
 
-def test_reconciler_skips_people_with_an_attempt_pending(ac, make_user, confirm_badge, publish):
+def test_reconciler_skips_people_with_an_attempt_pending(fake_ac, make_user, confirm_badge, captured_syncs):
     user = make_user()
     badge = confirm_badge(user)
     Badge.objects.filter(pk=badge.pk).update(confirmed_at=timezone.now() + timezone.timedelta(seconds=5))
     assert reconcile() == 0  # the signal's row is still queued
 
 
-def test_pause_keeps_rows_queued_and_resume_drains_them(ac, make_user, confirm_badge, publish):
+def test_pause_keeps_rows_queued_and_resume_drains_them(fake_ac, make_user, confirm_badge, captured_syncs):
     out = StringIO()
     call_command("crm_sync_status", "--pause", "AC maintenance", stdout=out)
     user = make_user()
@@ -127,19 +113,19 @@ def test_pause_keeps_rows_queued_and_resume_drains_them(ac, make_user, confirm_b
 
     assert run_attempt(log.pk).follow_up is None
     log.refresh_from_db()
-    assert log.status == "queued" and ac.calls() == []
+    assert log.status == "queued" and fake_ac.calls() == []
     assert outbox.sweep() == (0, 0)
 
     call_command("crm_sync_status", stdout=out)
     assert "PAUSED (AC maintenance)" in out.getvalue() and "1 queued" in out.getvalue()
     call_command("crm_sync_status", "--resume", stdout=out)
-    assert publish.call_args.args == ((log.pk,),)
+    assert captured_syncs.last().log.pk == log.pk
     run_attempt(log.pk).follow_up
     log.refresh_from_db()
     assert log.status == "success"
 
 
-def test_status_command_says_why_the_breaker_is_open(ac, make_user):
+def test_status_command_says_why_the_breaker_is_open(fake_ac, make_user):
     from crm_sync.breaker import CircuitBreaker
 
     CircuitBreaker("https://badgemaker.api-us1.com").open("configuration", "AC refused the API key (403)")
@@ -148,7 +134,7 @@ def test_status_command_says_why_the_breaker_is_open(ac, make_user):
     assert "OPEN (configuration): AC refused the API key (403)" in out.getvalue()
 
 
-def test_a_rescheduled_attempt_frees_the_person_lock(ac, make_user, confirm_badge, settings):
+def test_a_rescheduled_attempt_frees_the_person_lock(fake_ac, make_user, confirm_badge, settings):
     from crm_sync.breaker import CircuitBreaker
     from crm_sync.shared_state import backend
 
@@ -162,7 +148,7 @@ def test_a_rescheduled_attempt_frees_the_person_lock(ac, make_user, confirm_badg
 
 
 @pytest.mark.django_db(transaction=True)  # the task closes the broken connection, as in a worker
-def test_an_attempt_cut_short_by_the_database_goes_back_to_the_queue(ac, make_user, confirm_badge):
+def test_an_attempt_cut_short_by_the_database_goes_back_to_the_queue(fake_ac, make_user, confirm_badge):
     from django.db import OperationalError
 
     from crm_sync.tasks import sync_person

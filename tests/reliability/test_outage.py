@@ -4,17 +4,17 @@ import time
 import pytest
 from django.test import Client
 
-from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.e2e.conftest import confirm_through_web
-from tests.e2e.test_worker_sync import wait_for
+from tests.badge_pages import confirm_through_web
+from tests.factories import EventFactory
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_half_of_requests_failing_with_503_for_30_seconds(worker, ac_sandbox):
     control = ac_sandbox.control
-    event = Event.objects.create(name="Outage Con", slug="outage-con", starts_on="2027-02-01")
+    event = EventFactory(name="Outage Con", slug="outage-con", starts_on="2027-02-01")
     control.set_faults(error_rate=0.5, error_statuses=[503], seed=20261127)
     started = time.monotonic()
     emails = [f"person{n}@example.com" for n in range(20)]

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from badgemaker.accounts.models import User
 from badgemaker.badges.models import Badge, Event
-from crm_sync import bulk
+from crm_sync import importer
 
 CONFIRMED = datetime.datetime(2026, 3, 10, 12, 0, tzinfo=datetime.timezone.utc)
 
@@ -22,8 +22,8 @@ def ac(ac_sandbox, settings, monkeypatch):
     settings.ACTIVECAMPAIGN_API_KEY = ac_sandbox.api_key
     settings.CRM_SYNC = {**settings.CRM_SYNC, "REDIS_URL": "", "RATE_LIMIT_PER_SECOND": 1000.0}
     ac_sandbox.control.set_faults(rate_limit_per_second=1000, bulk_delay_seconds=0.05, bulk_seconds_per_contact=0)
-    monkeypatch.setattr(bulk, "POLL_FIRST", 0.05)
-    monkeypatch.setattr(bulk, "POLL_EVERY", 0.05)
+    monkeypatch.setattr(importer, "POLL_FIRST", 0.05)
+    monkeypatch.setattr(importer, "POLL_EVERY", 0.05)
     return ac_sandbox
 
 

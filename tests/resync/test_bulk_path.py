@@ -3,7 +3,8 @@ rejections are handled, how batches are finished, and what the live sync
 knows afterwards."""
 import pytest
 
-from crm_sync import bulk
+from crm_sync import importer
+from crm_sync.activecampaign import payloads
 from crm_sync.models import ContactState, SyncLog
 from crm_sync.attempts import run_attempt
 
@@ -107,9 +108,9 @@ def test_a_batch_rejected_for_a_named_row_fails_that_row_and_sends_the_rest_agai
 
 
 def test_a_batch_rejected_without_named_rows_is_halved(ac, attendee, monkeypatch):
-    # AC's byte limit is not settled (API.md open question 2): if ours were
+    # AC's byte limit is not settled (docs/activecampaign.md open question 2): if ours were
     # wrong, AC would refuse the whole request without naming a row.
-    monkeypatch.setattr(bulk, "MAX_BYTES", 10_000_000)
+    monkeypatch.setattr(payloads, "BULK_MAX_BYTES", 10_000_000)
     for _ in range(12):
         attendee(dietary_requirements="x" * 40_000)  # 12 × 40 kB: over the sandbox's 400,000 bytes
 
@@ -169,9 +170,9 @@ def test_a_live_success_during_the_import_queues_a_live_sync_to_compare(ac, atte
     resync(*since(), "--poll-timeout", "0.05")
     # While AC imported, a live sync of people[0] succeeded: which one AC applied last is unknown.
     ContactState.objects.create(user=people[0], account_url=ac.url, sent={"email": people[0].email},
-                                last_success_at=bulk.timezone.now())
+                                last_success_at=importer.timezone.now())
 
-    tally = bulk.poll_open_batches(wait=5)
+    tally = importer.poll_open_batches(wait=5)
 
     assert tally.succeeded == 11
     follow_up = SyncLog.objects.get(status="queued")

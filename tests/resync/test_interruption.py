@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from crm_sync import bulk
+from crm_sync import importer
 from crm_sync.models import SyncLog
 
 from .conftest import endpoint_count, resync, since
@@ -53,9 +53,9 @@ def test_poll_open_batches_finishes_them_for_beat(ac, attendee):
     ac.control.set_faults(bulk_delay_seconds=0.5)
     resync(*since(), "--poll-timeout", "0.1")
 
-    tally = bulk.poll_open_batches()  # one poll each: still importing
+    tally = importer.poll_open_batches()  # one poll each: still importing
     assert (tally.succeeded, tally.still_importing) == (0, 12)
-    tally = bulk.poll_open_batches(wait=5)
+    tally = importer.poll_open_batches(wait=5)
 
     assert tally.succeeded == 12
     assert not SyncLog.objects.filter(status="running").exists()
@@ -64,9 +64,9 @@ def test_poll_open_batches_finishes_them_for_beat(ac, attendee):
 def test_rows_abandoned_before_ac_answered_are_failed_later(ac, attendee, now):
     user = attendee()
     row = SyncLog.objects.create(user=user, trigger="resync", status="running",
-                                 started_at=now - bulk.timezone.timedelta(minutes=20))
+                                 started_at=now - importer.timezone.timedelta(minutes=20))
 
-    bulk.poll_open_batches()
+    importer.poll_open_batches()
 
     row.refresh_from_db()
     assert (row.status, row.error_category) == ("failed", "worker_lost")
@@ -75,13 +75,13 @@ def test_rows_abandoned_before_ac_answered_are_failed_later(ac, attendee, now):
 def test_first_ctrl_c_finishes_the_batch_sent_and_exits_130(ac, attendee, monkeypatch):
     for _ in range(30):
         attendee()
-    post = bulk.BulkSender._post
+    post = importer.BulkSender._post
 
     def post_then_ctrl_c(self, people, may_drop_named):
         post(self, people, may_drop_named)
         os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(bulk.BulkSender, "_post", post_then_ctrl_c)
+    monkeypatch.setattr(importer.BulkSender, "_post", post_then_ctrl_c)
 
     code, out, _ = resync(*since(), "--batch-size", "10")
 
@@ -92,7 +92,7 @@ def test_first_ctrl_c_finishes_the_batch_sent_and_exits_130(ac, attendee, monkey
     assert not SyncLog.objects.filter(status="running").exists()
     assert "not reached:              " in out
 
-    monkeypatch.setattr(bulk.BulkSender, "_post", post)
+    monkeypatch.setattr(importer.BulkSender, "_post", post)
     code, out, _ = resync(*since(), "--batch-size", "10")
 
     assert code == 0

@@ -36,18 +36,17 @@ from django.test import Client
 from django_celery_results.models import TaskResult
 
 from badgemaker.accounts.models import User
-from badgemaker.badges.models import Badge, Event
+from badgemaker.badges.models import Badge
 from crm_sync.activecampaign.client import ActiveCampaignClient
 from crm_sync.models import SyncLog
 from crm_sync.sandbox.control import SandboxControl
-from tests.e2e.conftest import E2E_ENV
-from tests.e2e.processes import ROOT, Worker, purge_broker, worker_env
-from tests.e2e.test_worker_sync import wait_for
+from tests.badge_pages import PASSWORD, badge_form, signup_form
+from tests.factories import EventFactory, UserFactory
+from tests.processes import E2E_ENV, ROOT, Worker, purge_broker, wait_for, worker_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 KEY_ALPHABET = string.ascii_letters + string.digits + "+/="
-PASSWORD = "correct horse battery staple"
 # Everything the workers log, and AC's real rate limit out of the way (the sandbox's is raised too).
 WORKER_ENV = {"CRM_SYNC_LOG_LEVEL": "DEBUG", "CRM_SYNC_RATE_LIMIT": 1000}
 
@@ -159,14 +158,9 @@ def attend(base, event, email):
         response = browser.post(base + path, data=data, allow_redirects=False, timeout=10)
         assert response.status_code == 302, response.text[:3000]
 
-    post("/accounts/signup/", {"email": email, "first_name": "Ada", "last_name": "Lovelace",
-                               "password1": PASSWORD, "password2": PASSWORD})
-    post(f"/events/{event.slug}/badge/", {
-        "first_name": "Ada", "last_name": "Lovelace", "email": email, "date_of_birth": "1990-12-10",
-        "phone": "020 7946 0018", "emergency_contact_name": "Charles", "emergency_contact_phone": "07911 123456",
-        "twitter": "@ada", "badge_name": f"Badge {email}", "dietary_preferences": ["vegan"],
-        "dietary_requirements": "No peanuts", "crm_opt_in": "on",
-    })
+    post("/accounts/signup/", signup_form(email))
+    post(f"/events/{event.slug}/badge/", badge_form(email, badge_name=f"Badge {email}", dietary_preferences=["vegan"],
+                                                    volunteer_interests=[]))
     post(f"/events/{event.slug}/badge/confirm/", {})
     browser.get(base + "/no-such-page/", timeout=10)  # a 404 in the web log too
 
@@ -208,7 +202,7 @@ def exception_texts(sandbox, keys, settings):
 def every_admin_page(limit=400):
     """The HTML of every admin page a superuser can reach by following links,
     plus each SyncLog row's detail and what-changed page, by name."""
-    superuser = User.objects.create_superuser("root@example.com", "root@example.com", PASSWORD)
+    superuser = UserFactory(superuser=True, email="root@example.com", password=PASSWORD)
     client = Client()
     client.force_login(superuser)
     start = ["/admin/", "/admin/crm_sync/synclog/dashboard/"]
@@ -244,7 +238,7 @@ def every_admin_page(limit=400):
 
 def test_the_api_key_is_never_logged_stored_shown_or_raised(keys, sandbox_process, web, tmp_path, settings):
     sandbox = sandbox_process
-    event = Event.objects.create(name="Key Con", slug="key-con", starts_on="2027-03-01")
+    event = EventFactory(name="Key Con", slug="key-con", starts_on="2027-03-01")
     worker = Worker(tmp_path, worker_env(sandbox, **E2E_ENV, **WORKER_ENV), beat=True,
                     name="keys-beat").start()
     wrong_key_worker = None

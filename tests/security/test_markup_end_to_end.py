@@ -14,7 +14,7 @@ from crm_sync.attempts import run_attempt
 from tests.bad_input.fixtures import synced
 from tests.security.hostile_mapping import XSS_BODY
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_broker")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("captured_syncs")]
 XSS_NAME = "<script>alert(1)</script>"
 AC_HTML_PAGE = "<h1>503 Service Unavailable</h1>"  # the sandbox's 5xx page (crm_sync/sandbox/server.py)
 

@@ -6,9 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm_sync import dashboard
-from crm_sync.models import ContactState, SyncLog
-from tests.admin.conftest import payload
-from tests.conftest import AC_URL
+from crm_sync.models import SyncLog
+from tests.factories import ContactStateFactory, SyncLogFactory
+from tests.staff_tools.conftest import payload
 
 pytestmark = pytest.mark.django_db
 S, MIN, H, D = (datetime.timedelta(seconds=1), datetime.timedelta(minutes=1), datetime.timedelta(hours=1),
@@ -16,17 +16,9 @@ S, MIN, H, D = (datetime.timedelta(seconds=1), datetime.timedelta(minutes=1), da
 
 
 def attempt(user, badge, start, took, status="success", number=1, category=""):
-    return SyncLog.objects.create(
-        user=user, badge=badge, email=user.email, attempt=number, status=status, error_category=category,
-        created_at=start, started_at=start if status not in ("queued", "running") else None,
-        finished_at=start + took if status not in ("queued", "running") else None,
-        payload=payload() if status == "success" else None,
-    )
-
-
-@pytest.fixture
-def now():
-    return timezone.now()
+    return SyncLogFactory(user=user, badge=badge, attempt=number, status=status, error_category=category,
+                          created_at=start, seconds=took.total_seconds(),
+                          payload=payload() if status == "success" else None)
 
 
 @pytest.fixture
@@ -70,16 +62,16 @@ def dataset(ac_settings, make_user, confirm_badge, make_event, now):
     attempt(*h_old, confirmed(h_old) + S, S)
     assert confirmed(h) > confirmed(h_old)
 
-    def synced(p, contact, fields, account=AC_URL):
-        ContactState.objects.create(user=p[0], account_url=account, ac_contact_id="1",
-                                    sent={"email": p[0].email, "contact": contact, "fields": fields})
+    def synced(p, contact, fields, **account):
+        ContactStateFactory(user=p[0], ac_contact_id="1", sent={"email": p[0].email, "contact": contact,
+                                                                "fields": fields}, **account)
 
     synced(a, {"firstName": "A", "lastName": "A"}, {"BADGE_NAME": "A", "TWITTER": "@a"})
     synced(b, {"firstName": "B"}, {"BADGE_NAME": "B"})
     synced(e, {"firstName": "E", "lastName": "E"}, {"BADGE_NAME": "E"})
     synced(g, {"firstName": "G", "lastName": "G"}, {"BADGE_NAME": "G", "TWITTER": "@g"})
-    synced(h, {}, {}, account="https://another.api-us1.com")  # another account: not counted
-    ContactState.objects.create(user=c[0], account_url=AC_URL)  # never sent: not counted
+    synced(h, {}, {}, account_url="https://another.api-us1.com")  # another account: not counted
+    ContactStateFactory(user=c[0], never_sent=True)  # never sent: not counted
     return people
 
 

@@ -5,8 +5,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from crm_sync.models import ContactState, SyncLog
-from tests.admin.conftest import XSS_BODY, XSS_NAME, payload
+from crm_sync.models import SyncLog
+from tests.factories import ContactStateFactory
+from tests.staff_tools.conftest import XSS_BODY, XSS_NAME, payload
 
 pytestmark = pytest.mark.django_db
 
@@ -16,9 +17,8 @@ def hostile(make_user, confirm_badge, make_log):
     user = make_user(email="mallory@example.com", first_name=XSS_NAME, last_name=XSS_BODY)
     badge = confirm_badge(user, badge_name=XSS_NAME)
     SyncLog.objects.all().delete()
-    ContactState.objects.create(user=user, account_url="https://acme.api-us1.com", ac_contact_id="7",
-                                sent={"email": user.email, "contact": {"firstName": XSS_NAME},
-                                      "fields": {"BADGE_NAME": XSS_NAME}})
+    ContactStateFactory(user=user, account_url="https://acme.api-us1.com", ac_contact_id="7",
+                        sent={"email": user.email, "contact": {"firstName": XSS_NAME}, "fields": {"BADGE_NAME": XSS_NAME}})
     requests = [
         {"method": "POST", "path": "/api/3/contact/sync", "body": {"contact": {"firstName": XSS_NAME}},
          "status": 422, "response": json.dumps({"errors": [{"title": XSS_BODY}]}), "ms": 5},

@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from crm_sync.admin import HISTORY_LIMIT, contact_url
-from crm_sync.models import ContactState, SyncLog
-from tests.admin.conftest import payload
+from crm_sync.models import SyncLog
+from tests.factories import ContactStateFactory
+from tests.staff_tools.conftest import payload
 
 pytestmark = pytest.mark.django_db
 
@@ -32,8 +33,8 @@ def ada(make_user, confirm_badge, make_log):
     user = make_user(email="ada@example.com")
     badge = confirm_badge(user)
     SyncLog.objects.all().delete()
-    ContactState.objects.create(user=user, account_url="https://acme.api-us1.com", ac_contact_id="42",
-                                sent={"email": "ada@example.com", "contact": {}, "fields": {}})
+    ContactStateFactory(user=user, account_url="https://acme.api-us1.com", ac_contact_id="42",
+                        sent={"email": "ada@example.com", "contact": {}, "fields": {}})
     for n in range(HISTORY_LIMIT + 5):
         make_log(user, badge, ago=datetime.timedelta(hours=HISTORY_LIMIT + 5 - n), attempt=n + 1,
                  status="failed", error_category="network")

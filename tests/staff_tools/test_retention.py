@@ -8,7 +8,8 @@ from django.urls import reverse
 from crm_sync.checks import check_log_retention
 from crm_sync.models import ContactState, SyncLog
 from crm_sync.retention import purge_old_logs
-from tests.admin.conftest import XSS_BODY, payload
+from tests.factories import ContactStateFactory
+from tests.staff_tools.conftest import XSS_BODY, payload
 
 pytestmark = pytest.mark.django_db
 D = datetime.timedelta(days=1)
@@ -18,8 +19,8 @@ D = datetime.timedelta(days=1)
 def history(make_user, make_log):
     """Ada's attempts over 120 days, Grace's one old success, and a row of a deleted person."""
     ada, grace = make_user(email="ada@example.com"), make_user(email="grace@example.com")
-    state = ContactState.objects.create(user=ada, account_url="https://acme.api-us1.com", ac_contact_id="9",
-                                        sent={"email": "ada@example.com", "contact": {}, "fields": {}})
+    state = ContactStateFactory(user=ada, account_url="https://acme.api-us1.com", ac_contact_id="9",
+                                sent={"email": "ada@example.com", "contact": {}, "fields": {}})
     full = payload(email="ada@example.com", contact={"firstName": "Ada"}, fields={"TWITTER": "@ada"},
                    tags=["badge-maker"])
     requests = [{"method": "GET", "path": "/api/3/contacts?email=ada%40example.com", "body": None, "status": 200,

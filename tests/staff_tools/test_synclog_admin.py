@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm_sync.models import SyncLog
-from tests.admin.conftest import payload
+from tests.staff_tools.conftest import payload
 
 pytestmark = pytest.mark.django_db
 CHANGELIST = reverse("admin:crm_sync_synclog_changelist")

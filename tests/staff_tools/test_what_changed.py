@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from crm_sync.admin import payload_changes
 from crm_sync.models import SyncLog
-from tests.admin.conftest import payload
+from tests.staff_tools.conftest import payload
 
 pytestmark = pytest.mark.django_db
 

@@ -1,24 +1,12 @@
 """The pure mapping: encoders and the rules for awkward input."""
 import datetime
-from types import SimpleNamespace
 
 import pytest
 
-from crm_sync.mapping import LIMITS, Attendee, Encoder, build_contact_payload
+from crm_sync.mapping import LIMITS, Encoder, build_contact_payload
+from tests.factories import attendee
 
 pytestmark = pytest.mark.usefixtures("ac_settings")
-
-
-def attendee(**person):
-    event = SimpleNamespace(name="PyCon", slug="pycon", starts_on=datetime.date(2026, 6, 1))
-    badge = SimpleNamespace(badge_name="Ada", profile_image=None, dietary_preferences=[], volunteer_interests=[],
-                            dietary_requirements="", event=event,
-                            confirmed_at=datetime.datetime(2026, 5, 1, tzinfo=datetime.timezone.utc))
-    fields = dict(pk=7, email="ada@example.com", first_name="Ada", last_name="", phone="", date_of_birth=None,
-                  twitter="", instagram="", facebook="", linkedin="", tiktok="", emergency_contact_name="",
-                  emergency_contact_phone="")
-    fields.update(person)
-    return Attendee(person=SimpleNamespace(**fields), records=[badge])
 
 
 def test_html_sql_and_emoji_are_sent_as_typed():

@@ -1,6 +1,6 @@
 """The chaos suite's fixtures and its one end-state check.
 
-Every scenario runs real `celery worker` nodes (tests/e2e/processes.py)
+Every scenario runs real `celery worker` nodes (tests/processes.py)
 against PostgreSQL, Redis and the AC sandbox over sockets, breaks something,
 and then checks the same end state, `assert_exactly_once`: every opted-in
 person is in AC exactly once with the values the mapping makes of the
@@ -18,12 +18,11 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 
-from badgemaker.accounts.models import User
-from badgemaker.badges.models import Badge
 from crm_sync.conf import crm_setting
 from crm_sync.mapping import build_contact_payload, crm_mapping
 from crm_sync.models import SyncLog
-from tests.e2e.processes import Worker, purge_broker, worker_env
+from tests.factories import BadgeFactory, UserFactory
+from tests.processes import Worker, purge_broker, worker_env
 
 # CI-sized knobs: every recovery path (sweep, breaker probe, retry, lost
 # attempt) converges in seconds instead of minutes.
@@ -130,15 +129,14 @@ def confirm_people(count, event, prefix="person", opted_out_every=25, **badge_fi
     `opted_out_every`-th person did not opt in. Returns the people."""
     people = []
     for n in range(count):
-        user = User.objects.create(
+        user = UserFactory(
             email=f"{prefix}{n}@Example.com", first_name=f"Ada{n}", last_name="Lovelace", phone="020 7946 0018",
             date_of_birth="1990-12-10", twitter=f"@ada{n}", emergency_contact_name="Charles",
             emergency_contact_phone="07911 123456", crm_opt_in=bool(n % opted_out_every) if opted_out_every else True,
         )
-        badge = Badge(user=user, event=event, badge_name=f"Badge {prefix}{n}", dietary_preferences=["vegan", "halal"],
-                      volunteer_interests=["photography"], dietary_requirements="No peanuts", **badge_fields)
-        badge.confirm()
-        badge.save()
+        BadgeFactory(user=user, event=event, badge_name=f"Badge {prefix}{n}", dietary_preferences=["vegan", "halal"],
+                     volunteer_interests=["photography"], dietary_requirements="No peanuts", confirmed=True,
+                     **badge_fields)
         people.append(user)
     return people
 

@@ -12,7 +12,7 @@ from django.db.models import Max
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import (
+from tests.reliability.chaos.conftest import (
     CHAOS_ENV, PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled,
 )
 

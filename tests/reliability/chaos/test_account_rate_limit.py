@@ -12,11 +12,11 @@ import redis
 from django.conf import settings
 
 from badgemaker.badges.models import Event
-from tests.chaos.conftest import assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.reliability.chaos.conftest import assert_exactly_once, confirm_people, report, wait_until_settled
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
-LIMIT = 5  # AC's (API.md §2), enforced by the sandbox as AC does
+LIMIT = 5  # AC's (docs/activecampaign.md §2), enforced by the sandbox as AC does
 PEOPLE = int(os.environ.get("CHAOS_RATE_PEOPLE", 160))  # ~4 requests per opted-in person: 600+ in all
 
 

@@ -18,9 +18,9 @@ from badgemaker.badges.models import Event
 from badgemaker.celery import app
 from crm_sync import outbox
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import PEOPLE, assert_exactly_once, report, wait_until_settled
-from tests.e2e.conftest import confirm_through_web
-from tests.e2e.processes import TcpProxy
+from tests.reliability.chaos.conftest import PEOPLE, assert_exactly_once, report, wait_until_settled
+from tests.badge_pages import confirm_through_web
+from tests.processes import TcpProxy
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 

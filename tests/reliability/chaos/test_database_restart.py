@@ -1,7 +1,7 @@
 """Scenario 7: PostgreSQL restarted while attempts are `running`.
 
 The restart must not touch the machine's shared server, so this scenario
-runs on a private cluster (tests/e2e/processes.py:PostgresServer): the
+runs on a private cluster (tests/processes.py:PostgresServer): the
 worker's DATABASE_URL names it, and for the length of the test this
 process's own default connection is pointed at it too, so the people it
 creates and the end state it checks are the worker's (docs/reliability.md).
@@ -16,8 +16,8 @@ from django.db import connection
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
-from tests.e2e.processes import PostgresServer
+from tests.reliability.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.processes import PostgresServer
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 

@@ -6,7 +6,7 @@ import pytest
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.reliability.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 

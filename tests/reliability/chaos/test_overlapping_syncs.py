@@ -6,10 +6,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from badgemaker.accounts.models import User
-from badgemaker.badges.models import Badge, Event
+from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import assert_exactly_once, clean_run, last_seq, report, wait_until_settled
+from tests.factories import BadgeFactory, UserFactory
+from tests.reliability.chaos.conftest import assert_exactly_once, clean_run, last_seq, report, wait_until_settled
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
@@ -30,11 +30,9 @@ def test_two_overlapping_syncs_of_one_person_never_interleave(chaos):
     for n in range(PAIRS):
         # One pair at a time, so that every request the sandbox sees in this window is this person's.
         since = last_seq(chaos.control)
-        person = User.objects.create(email=f"Overlap{n}@Example.com", first_name="Grace", last_name="Hopper",
-                                     crm_opt_in=True)
-        badge = Badge(user=person, event=event, badge_name="first")
-        badge.confirm()
-        badge.save()  # sync A
+        person = UserFactory(email=f"Overlap{n}@Example.com", first_name="Grace", last_name="Hopper",
+                             crm_opt_in=True)
+        badge = BadgeFactory(user=person, event=event, badge_name="first", confirmed=True)  # sync A
         deadline = time.monotonic() + 10
         while not any(e["email"] == person.email.lower() for e in chaos.control.log(since)):
             assert time.monotonic() < deadline, "sync A never reached the sandbox"

@@ -4,10 +4,10 @@ import time
 
 import pytest
 
-from badgemaker.accounts.models import User
-from badgemaker.badges.models import Badge, Event
+from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import (
+from tests.factories import BadgeFactory, UserFactory
+from tests.reliability.chaos.conftest import (
     CLEAN_RUNS, PEOPLE, assert_exactly_once, clean_run, confirm_people, report, wait_until_settled,
 )
 
@@ -25,10 +25,8 @@ def test_one_poisoned_person_among_200_fails_once_and_holds_nobody_up(chaos):
     started = time.monotonic()
     people += confirm_people(PEOPLE // 2, event, prefix="before")
     # Django's EmailField takes an apostrophe; AC's validator (and the sandbox's) refuses it.
-    poisoned = User.objects.create(email="o'brien@example.com", first_name="Pat", last_name="O'Brien", crm_opt_in=True)
-    badge = Badge(user=poisoned, event=event, badge_name="Pat")
-    badge.confirm()
-    badge.save()
+    poisoned = UserFactory(email="o'brien@example.com", first_name="Pat", last_name="O'Brien", crm_opt_in=True)
+    BadgeFactory(user=poisoned, event=event, badge_name="Pat", confirmed=True)
     people += confirm_people(PEOPLE // 2 - 1, event, prefix="after")
     wait_until_settled(90, "(run with a poisoned person)")
     seconds = time.monotonic() - started

@@ -10,10 +10,10 @@ import pytest
 
 from badgemaker.badges.models import Event
 from crm_sync.models import SyncLog
-from tests.chaos.conftest import (
+from tests.reliability.chaos.conftest import (
     PEOPLE, assert_exactly_once, confirm_people, report, sandbox_port, wait_until_settled,
 )
-from tests.e2e.processes import connections_to
+from tests.processes import connections_to
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
