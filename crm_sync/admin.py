@@ -219,7 +219,7 @@ class SyncLogAdmin(admin.ModelAdmin):
                            "error_category", "error_message", "what_changed")}),
         ("Times", {"fields": ("created_at", "dispatched_at", "not_before", "started_at", "finished_at", "took",
                               "retry_at", "redacted_at")}),
-        ("ActiveCampaign", {"fields": ("account_url", "ac_contact_id", "api_calls", "deliveries", "task_id",
+        ("CRM", {"fields": ("account_url", "ac_contact_id", "api_calls", "deliveries", "task_id",
                                        "batch_id")}),
         ("What crm_sync meant AC to hold", {"fields": ("payload_json", "warnings_json")}),
         ("Requests and AC's answers", {"fields": ("requests_json",)}),

@@ -2,10 +2,11 @@
 
 The sync decides *what* a contact should hold (sync.plan) and records each
 attempt (attempts.py); a backend only carries that out against one CRM
-account. ActiveCampaign's is `crm_sync.activecampaign.backend`; a second CRM
-would implement this protocol in a package of its own, raise the errors of
-`crm_sync.errors`' categories (retry later, fix the data, fix
-the configuration), and be built by `connection.make_backend()`.
+account. AC's is the backend module of the AC package; a second CRM would
+implement `CrmBackend` in a package of its own, raise the errors of
+errors.py (retry later, fix the data, fix the configuration), and be built
+by `connection.make_backend()`. Neither this module nor errors.py imports
+Django, so a CRM package can use both and still stand alone.
 """
 from dataclasses import dataclass, field
 from typing import Protocol

@@ -1,5 +1,5 @@
 """``manage.py resync_crm``: send the people whose badge was confirmed in a
-date range to ActiveCampaign again (docs/resync.md).
+date range to the CRM again (docs/resync.md).
 
 Argument parsing and output only; the work is ``crm_sync.resync``.
 Exit status: 0 nothing failed, 1 something failed (or is still importing),
@@ -70,7 +70,7 @@ class Progress:
 
 
 class Command(BaseCommand):
-    help = ("Send the people whose badge was confirmed between two dates to ActiveCampaign again, "
+    help = ("Send the people whose record was confirmed between two dates to the CRM again, "
             "in bulk when there are more than 10 (docs/resync.md).")
 
     def add_arguments(self, parser):
