@@ -166,7 +166,6 @@ class CrmMapping:
         confirmation, then highest id), whatever order syncs run in. A record
         confirmed by raw SQL without a confirmation time counts as the oldest."""
         return (self.confirmed_records().filter(**{self.person_field: person})
-                .select_related(*self.record_select_related)
                 .order_by(F(self.confirmed_at_field).asc(nulls_first=True), "pk"))
 
     def latest_confirmed(self, person):
@@ -175,7 +174,8 @@ class CrmMapping:
 
     def load(self, person):
         """The person with their confirmed records, as the table sees them."""
-        return Attendee(person=person, records=list(self.confirmed_records_of(person)))
+        records = self.confirmed_records_of(person).select_related(*self.record_select_related)
+        return Attendee(person=person, records=list(records))
 
     def event_filter(self, event):
         """A `Q` on the record model for `resync_crm --event`; None if the

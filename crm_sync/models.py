@@ -10,9 +10,6 @@ from django.utils import timezone
 from .errors import Category as ErrorCategory
 from .conf import crm_setting, person_model_label, record_model_label
 
-OPEN_STATUSES = ("queued", "running")
-
-
 class SyncLogQuerySet(models.QuerySet):
     """The questions asked of the attempts, each answered in one place."""
 
@@ -31,17 +28,17 @@ class SyncLogQuerySet(models.QuerySet):
         now = now or timezone.now()
         cutoff = now - timedelta(seconds=crm_setting("QUEUED_SWEEP_AFTER"))
         lost_cutoff = now - timedelta(seconds=crm_setting("REDISPATCH_AFTER"))
-        return (self.filter(status="queued", created_at__lt=cutoff).exclude(not_before__gte=cutoff)
+        return (self.filter(status=self.model.Status.QUEUED, created_at__lt=cutoff).exclude(not_before__gte=cutoff)
                 .filter(Q(dispatched_at__isnull=True) | Q(dispatched_at__lt=lost_cutoff)))
 
     def lost(self, now=None):
         """Rows `running` longer than any attempt can take: their worker died."""
         cutoff = (now or timezone.now()) - timedelta(seconds=crm_setting("RUNNING_TIMEOUT"))
-        return self.filter(status="running", started_at__lt=cutoff)
+        return self.filter(status=self.model.Status.RUNNING, started_at__lt=cutoff)
 
     def in_open_batches(self):
         """Resync rows sent to the bulk importer whose batch is not finished."""
-        return self.filter(status="running", trigger="resync").exclude(batch_id="")
+        return self.filter(status=self.model.Status.RUNNING, trigger=self.model.Trigger.RESYNC).exclude(batch_id="")
 
     def expendable(self, older_than):
         """Rows created before `older_than` that retention may delete or
@@ -49,12 +46,12 @@ class SyncLogQuerySet(models.QuerySet):
         payload (the admin's "what changed" compares the next success with it)."""
         later_success = self.model.objects.filter(
             Q(finished_at__gt=OuterRef("finished_at")) | Q(finished_at=OuterRef("finished_at"), pk__gt=OuterRef("pk")),
-            user=OuterRef("user"), status="success", payload__isnull=False,
+            user=OuterRef("user"), status=self.model.Status.SUCCESS, payload__isnull=False,
         )
         # Written as "anything but a kept row" with EXISTS, so that no NULL can
         # turn the test unknown and silently keep or drop a row.
         return self.filter(created_at__lt=older_than).finished().filter(
-            ~Q(status="success") | Q(payload__isnull=True) | Q(user__isnull=True) | Exists(later_success)
+            ~Q(status=self.model.Status.SUCCESS) | Q(payload__isnull=True) | Q(user__isnull=True) | Exists(later_success)
         )
 
 
@@ -160,6 +157,10 @@ class SyncLog(models.Model):
     @property
     def is_open(self):
         return self.status in OPEN_STATUSES
+
+
+# Attempts not finished: waiting for a worker, or being run by one.
+OPEN_STATUSES = (SyncLog.Status.QUEUED, SyncLog.Status.RUNNING)
 
 
 class ContactState(models.Model):
