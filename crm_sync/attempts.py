@@ -20,7 +20,7 @@ from django.utils import timezone
 from .breaker import CircuitBreaker, CircuitOpen
 from .conf import ac_account, crm_setting
 from .connection import make_backend
-from .errors import Category, ConfigurationError, CrmError
+from .errors import Category, CrmError, KeyRefused
 from .events import log_event
 from .limiter import RateLimitWait
 from .locks import PersonBusy, lock_person, release_person
@@ -138,8 +138,7 @@ def _attempt(log):
         return Ran(follow_up=reschedule(log, wait.wait + random.uniform(0, breaker.reset_seconds), str(wait),
                                         requests))
     except CrmError as error:
-        refused_key = isinstance(error, ConfigurationError) and error.status in (401, 403)
-        if (error.retryable or refused_key) and breaker.is_open():
+        if (error.retryable or isinstance(error, KeyRefused)) and breaker.is_open():
             # An outage or a refused key, not this person's fault: wait without spending the attempt.
             state = breaker.state()
             wait = max(1.0, state["until"] - time.time()) + random.uniform(0, breaker.reset_seconds)

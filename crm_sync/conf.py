@@ -62,6 +62,9 @@ DEFAULTS = {
     "RUNNING_TIMEOUT": 180.0,
     # Pause sending without losing anything (also switchable at run time: crm_sync_status --pause).
     "PAUSED": False,
+    # A bulk import batch the CRM has not finished this many seconds after it
+    # was sent is given up on: its rows fail, and the next resync sends them again.
+    "BULK_IMPORT_DEADLINE": 6 * 3600.0,
     # Characters of AC's answer kept per request in a SyncLog row.
     "LOG_BODY_LIMIT": 2000,
     # -- the admin dashboard (docs/admin.md) ------------------------------

@@ -51,12 +51,15 @@ class Upserted:
 
 @dataclass(frozen=True)
 class ImportReport:
-    """How a bulk import batch stands: `finished` once the CRM has imported
-    it, with the emails it then reports as failed; `status` is the CRM's own word."""
+    """How a bulk import batch stands: `finished` once the CRM will do no more
+    with it, with the emails it then reports as failed; `aborted` when it
+    finished without importing (all of) it, so that every row is to be sent
+    again; `status` is the CRM's own word."""
 
     finished: bool
     failed_emails: frozenset = field(default_factory=frozenset)
     status: str = ""
+    aborted: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,12 @@ class CrmBackend(Protocol):
     package on failure; none of them retries on its own beyond a rate-limit wait."""
 
     account_url: str
+
+    def fit(self, payload) -> None:
+        """Make `payload` (a mapping.ContactPayload) hold its values as the
+        account stores them (for AC: choices as option values), in place; a
+        value the account cannot take is left out, with a warning appended
+        to `payload.warnings`."""
 
     def upsert_contact(self, payload, *, contact_id="", previous_email="") -> Upserted:
         """Create or update the contact with every value of `payload` (a

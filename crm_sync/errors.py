@@ -19,6 +19,7 @@ class Category(StrEnum):
     VALIDATION = "validation"
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    IMPORT_FAILED = "import_failed"
     CONFIGURATION = "configuration"
     WORKER_LOST = "worker_lost"
     POISON = "poison"
@@ -85,6 +86,13 @@ class ConfigurationError(CrmError):
     field, list or setting. Not retried until someone acts."""
 
     category = Category.CONFIGURATION
+
+
+class KeyRefused(ConfigurationError):
+    """The CRM refused the API key: a 401 or 403 (after one more try: AC
+    refuses a valid key now and then), or a login page where JSON was
+    expected, which is how AC answers a wrong or expired key. The circuit
+    breaker opens in its configuration state until someone fixes the key."""
 
 
 class NotFound(CrmError):

@@ -292,6 +292,12 @@ def complete_batch(batch_id, report, backend, tally):
     rows = list(SyncLog.objects.filter(batch_id=batch_id, status=Status.RUNNING))
     if not rows:
         return
+    if report.aborted:
+        fail_batch(batch_id, Category.IMPORT_FAILED,
+                   f"{backend.name}'s importer ended batch {batch_id} as '{report.status}': these contacts were not "
+                   "(all) imported. Sending them again is safe: run resync_crm again (or retry the row).", tally,
+                   request=backend.import_report_record(batch_id, report))
+        return
     now = timezone.now()
     info = backend.import_report_record(batch_id, report)
     succeeded = []
@@ -364,12 +370,38 @@ def _record_success(rows, now):
             queue_sync(user, trigger=SyncLog.Trigger.RESYNC)
 
 
-def fail_batch(batch_id, category, message, tally):
-    rows = SyncLog.objects.filter(batch_id=batch_id, status=Status.RUNNING)
-    for email in rows.values_list("email", flat=True):
-        tally.fail(email, category, message)
-    rows.update(status=Status.FAILED, error_category=category, error_message=message[:4000],
-                finished_at=timezone.now())
+def fail_batch(batch_id, category, message, tally, request=None):
+    """Fail every row of the batch still `running`; `request`, the last
+    request about the batch, is added to each row's requests."""
+    rows = list(SyncLog.objects.filter(batch_id=batch_id, status=Status.RUNNING))
+    now = timezone.now()
+    for row in rows:
+        if row.requests and row.requests[-1].get("status") is None:
+            row.requests[-1].update(status=200, response=f"queued as batch {batch_id}")
+        if request is not None:
+            row.requests = [*row.requests, request]
+            row.api_calls = len(row.requests)
+        row.status, row.error_category, row.error_message = Status.FAILED, category, message[:4000]
+        row.finished_at = now
+        tally.fail(row.email, category, message)
+    SyncLog.objects.bulk_update(rows, ["status", "error_category", "error_message", "finished_at", "requests",
+                                       "api_calls"])
+
+
+def close_overdue_batches(account_url, tally):
+    """Fail the rows of batches the CRM has not finished within
+    `CRM_SYNC["BULK_IMPORT_DEADLINE"]` of being sent, instead of polling
+    them for ever; the next resync sends those people again."""
+    deadline = crm_setting("BULK_IMPORT_DEADLINE")
+    cutoff = timezone.now() - timezone.timedelta(seconds=deadline)
+    overdue = (SyncLog.objects.filter(status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, account_url=account_url,
+                                      started_at__lt=cutoff).exclude(batch_id="")
+               .values_list("batch_id", flat=True).distinct())
+    for batch_id in list(overdue):
+        fail_batch(batch_id, Category.IMPORT_FAILED,
+                   f"{backend_class().name}'s importer had not finished batch {batch_id} after {deadline / 60:g} "
+                   "minutes; no longer waiting for it. Sending these contacts again is safe: run resync_crm again "
+                   "(or retry the row).", tally)
 
 
 def close_abandoned_rows():
@@ -400,6 +432,7 @@ def poll_open_batches(wait=0.0, backend=None, sleep=time.sleep):
     tally = Tally()
     close_abandoned_rows()
     account_url = ac_account()[0]
+    close_overdue_batches(account_url, tally)
     batches = open_batches(account_url)
     if not batches:
         return tally

@@ -87,6 +87,7 @@ class SyncLog(models.Model):
         VALIDATION = ErrorCategory.VALIDATION.value, "AC rejected the data (fix the data)"
         NOT_FOUND = ErrorCategory.NOT_FOUND.value, "AC no longer knows an id crm_sync holds (404)"
         CONFLICT = ErrorCategory.CONFLICT.value, "Email belongs to another AC contact"
+        IMPORT_FAILED = ErrorCategory.IMPORT_FAILED.value, "AC's bulk importer did not finish the batch (send again)"
         CONFIGURATION = ErrorCategory.CONFIGURATION.value, "Configuration (API key, field or list missing)"
         WORKER_LOST = ErrorCategory.WORKER_LOST.value, "The worker died during the attempt"
         POISON = ErrorCategory.POISON.value, "Kept killing workers; stopped"

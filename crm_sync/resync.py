@@ -200,7 +200,7 @@ class Resync:
                 self.progress(done, self.summary.selected)
 
     def _person(self, user, state):
-        the_plan = plan(user, state, self.mapping)
+        the_plan = plan(user, state, self.mapping, fit=self.crm.fit)
         payload = the_plan.payload
         where, reason = route(the_plan)
         email = payload.email if payload else (self.mapping.email_of(user) or "").strip().lower()

@@ -92,9 +92,11 @@ def is_unchanged(state, payload):
             and covers(state.tags, payload.tags) and state.list_status == SUBSCRIBED)
 
 
-def plan(person, state=None, mapping=None):
+def plan(person, state=None, mapping=None, fit=None):
     """What to send for `person`, given `state` (their ContactState for the
-    account, or None). Reads the person's records; sends nothing."""
+    account, or None). Reads the person's records; sends nothing. `fit`, the
+    CRM backend's, turns the payload's choices into the values the account
+    holds before it is compared with what was sent."""
     mapping = mapping or crm_mapping()
     if person is None:
         return Plan(Action.NOTHING, Reason.PERSON_GONE)
@@ -110,6 +112,8 @@ def plan(person, state=None, mapping=None):
             return Plan(Action.NOTHING, Reason.ALREADY_UNSUBSCRIBED, record_id=record_id)
         return Plan(Action.NOTHING, Reason.NOT_OPTED_IN, record_id=record_id)
     payload = build_contact_payload(attendee, mapping)
+    if fit is not None:
+        fit(payload)
     if is_unchanged(state, payload):
         return Plan(Action.NOTHING, Reason.UNCHANGED, payload=payload, record_id=record_id)
     sent = (state.sent or {}) if state else {}
@@ -134,7 +138,7 @@ class PersonSync:
     def run(self):
         """Return an Outcome. Raises the errors of errors.py."""
         self.log.ac_contact_id = self.state.ac_contact_id
-        the_plan = plan(self.log.user, self.state)
+        the_plan = plan(self.log.user, self.state, fit=self.crm.fit)
         if the_plan.payload is not None:
             self.log.email = the_plan.payload.email
             self.log.warnings = the_plan.payload.warnings

@@ -20,6 +20,7 @@ from ..errors import (
     RowsRejected,
     ValidationFailed,
 )
+from .catalog import CHOICE_TYPES, option_value
 from .client import is_loopback, summarize_errors
 from .payloads import (
     BULK_MAX_CONTACTS,
@@ -35,6 +36,7 @@ from .payloads import (
 
 BULK_IMPORT_PATH = "/import/bulk_import"
 IMPORT_INFO_PATH = "/import/info"
+IMPORT_ABORTED = {"failed", "interrupted"}   # import/info's final words for a batch not (all) imported
 IMPORTER_BUSY_WAIT = 60.0     # after "Rate limit exceeded." (400): AC's only hint is "in a minute"
 
 
@@ -57,6 +59,35 @@ class ActiveCampaignBackend:
     def close(self):
         if self.client is not None:
             self.client.close()
+
+    # -- values as the account holds them ------------------------------------
+    def fit(self, payload):
+        """Turn every choice in `payload`'s option fields (checkbox, listbox,
+        dropdown, radio in the account) into the option value the account
+        holds for it. AC stores a value matching no option without a word
+        (docs/activecampaign.md §11), so a choice the account lacks is left
+        out with a warning instead; the field's other choices still go."""
+        if not payload.fields:
+            return
+        fields = self.catalog.fields(payload.fields)
+        for perstag, value in list(payload.fields.items()):
+            field = fields.get(perstag) or {}
+            if field.get("type") not in CHOICE_TYPES:
+                continue
+            choices = [part for part in value.split("||") if part] if value.startswith("||") else [value]
+            values = []
+            for choice in choices:
+                held = option_value(choice, field.get("options") or [])
+                if held is None:
+                    payload.warnings.append(f"{perstag}: {choice!r} is not an option of the account's field, not sent")
+                elif held not in values:
+                    values.append(held)
+            if not values:
+                del payload.fields[perstag]
+            elif field["type"] in ("checkbox", "listbox"):
+                payload.fields[perstag] = "||" + "||".join(values) + "||"
+            else:
+                payload.fields[perstag] = values[0]
 
     # -- contacts ------------------------------------------------------------
     def upsert_contact(self, payload, *, contact_id="", previous_email=""):
@@ -104,9 +135,14 @@ class ActiveCampaignBackend:
                               status=answer.status) from error
 
     def find_contact(self, email):
-        """The id of the contact AC holds under `email`, or ""."""
-        found = self.client.get("/contacts", email=email).get("contacts") or []
-        return str(found[0]["id"]) if found else ""
+        """The id of the contact AC holds under `email`, or "". Only a
+        contact whose email is the one asked for counts: a filter AC does not
+        apply returns the account's contacts unfiltered (docs/activecampaign.md §11)."""
+        wanted = email.strip().lower()
+        for contact in self.client.get("/contacts", email=email).get("contacts") or []:
+            if str(contact.get("email") or "").strip().lower() == wanted:
+                return str(contact["id"])
+        return ""
 
     def erase(self, contact_id):
         """Delete the contact. One AC no longer has counts as erased."""
@@ -205,12 +241,18 @@ class ActiveCampaignBackend:
         return batch_id
 
     def import_report(self, batch_id):
-        """`GET /import/info`: finished once AC says `completed`, with the
-        emails it lists under `failure` (it gives no reason for them)."""
+        """`GET /import/info`. AC's `status` is `waiting`, `claimed` or
+        `active` while it works (or the boolean false just after queueing),
+        then `completed`, with the emails it lists under `failure` (it gives no
+        reason for them), or `failed` or `interrupted`: final, and those
+        contacts were not (all) imported (docs/activecampaign.md §7, §11)."""
         answer = self.client.get(IMPORT_INFO_PATH, batchId=batch_id)
-        status = str(answer.get("status", ""))
-        return ImportReport(finished=status.lower() == "completed", failed_emails=frozenset(_failed_emails(answer)),
-                            status=status)
+        raw = answer.get("status")
+        status = raw.strip().lower() if isinstance(raw, str) else ""
+        if status in IMPORT_ABORTED:
+            return ImportReport(finished=True, status=status, aborted=True)
+        return ImportReport(finished=status == "completed", failed_emails=frozenset(_failed_emails(answer)),
+                            status=status or str(raw).lower())
 
     @staticmethod
     def bulk_request_record(row):

@@ -11,7 +11,47 @@ from ..errors import ConfigurationError, ValidationFailed
 from .payloads import tag_body
 
 FIELD, TAG, LIST = "field", "tag", "list"
+# AC field types whose values must be option values (docs/activecampaign.md §4).
+CHOICE_TYPES = {"checkbox", "listbox", "dropdown", "radio"}
 
+
+def account_fields(page):
+    """{perstag: {"id", "title", "type", "options": [{"value", "label"}], "related"}}
+    from `GET /fields` with its sideloaded `fieldOptions` and `fieldRels`."""
+    options_by_id = {str(option["id"]): option for option in page.get("fieldOptions") or []}
+    related = {str(rel.get("field")) for rel in page.get("fieldRels") or []}
+    fields = {}
+    for field in page.get("fields") or []:
+        if not field.get("perstag"):
+            continue
+        options = [options_by_id[str(option_id)] for option_id in field.get("options") or []
+                   if str(option_id) in options_by_id]
+        fields[field["perstag"].upper()] = {
+            "id": str(field["id"]),
+            "title": field.get("title") or "",
+            "type": field.get("type") or "",
+            "options": [{"value": str(o.get("value") or ""), "label": str(o.get("label") or "")} for o in options],
+            "related": str(field["id"]) in related or bool(field.get("relations")),
+        }
+    return fields
+
+
+def _plain(text):
+    return " ".join(str(text).split()).casefold()
+
+
+def option_value(choice, options):
+    """The value AC holds for `choice`, matched on an option's value, then on
+    its label, the way a person would (case and spaces around words don't
+    matter); None if the field has no such option. `options`:
+    [{"value", "label"}] (older stores kept plain strings)."""
+    wanted = _plain(choice)
+    options = [{"value": o, "label": o} if isinstance(o, str) else o for o in options]
+    for key in ("value", "label"):
+        for option in options:
+            if _plain(option[key]) == wanted:
+                return option["value"]
+    return None
 
 class AccountCatalog:
     """Ids read through `client` when `store` does not hold them yet.
@@ -28,7 +68,7 @@ class AccountCatalog:
 
     # -- custom fields -----------------------------------------------------
     def fields(self, perstags):
-        """{perstag: {"id", "type", "options"}} for the given perstags.
+        """{perstag: {"id", "title", "type", "options", "related"}} for the given perstags.
 
         Raises ConfigurationError naming any perstag the account lacks.
         """
@@ -47,18 +87,9 @@ class AccountCatalog:
         return {perstag: info["id"] for perstag, info in self.fields(perstags).items()}
 
     def refresh_fields(self):
-        page = self.client.get_all("/fields", "fields")
-        options_by_id = {str(option["id"]): option for option in page.get("fieldOptions", [])}
-        for field in page["fields"]:
-            if not field.get("perstag"):
-                continue
-            options = [
-                options_by_id[str(option_id)].get("value") or options_by_id[str(option_id)].get("label")
-                for option_id in field.get("options") or []
-                if str(option_id) in options_by_id
-            ]
-            self.store.put(FIELD, field["perstag"].upper(), field["id"],
-                           {"type": field.get("type"), "options": options})
+        """Read every field of the account, with its options, into the store."""
+        for perstag, field in account_fields(self.client.get_all("/fields", "fields")).items():
+            self.store.put(FIELD, perstag, field.pop("id"), field)
         self.fields_fresh = True
 
     def forget_fields(self):
@@ -132,6 +163,10 @@ class StoredIds:
 
     def field_ids(self, perstags):
         return {perstag: self._of(FIELD).get(perstag, perstag) for perstag in perstags}
+
+    def fields(self, perstags):
+        """What the store holds of these fields (those it lacks are left out)."""
+        return self.store.get_many(FIELD, perstags)
 
     def refresh_fields(self):
         pass

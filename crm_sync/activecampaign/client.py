@@ -21,6 +21,7 @@ from ..errors import (
     CrmError,
     BadResponse,
     ConfigurationError,
+    KeyRefused,
     NotFound,
     RateLimited,
     ServerError,
@@ -93,6 +94,11 @@ def _json_object(response):
     return body if isinstance(body, dict) else None
 
 
+def _is_html(response):
+    kind = response.headers.get("Content-Type", "").lower()
+    return "html" in kind or (response.text or "").lstrip()[:1] == "<"
+
+
 def describe_body(response):
     """A short description of an answer that is not AC's JSON, for the SyncLog."""
     text = (response.text or "").strip()
@@ -156,16 +162,24 @@ class ActiveCampaignClient:
         `retry_after_max_wait`) and tried once more; after that it is raised
         for the caller to retry later.
         """
-        for waited_for_429 in (False, True):
+        waited_for_429 = retried_403 = False
+        while True:
             try:
-                return self._send(method, path, json_body, params)
+                return self._send(method, path, json_body, params, forgive_403=not retried_403)
             except RateLimited as error:
                 wait = error.retry_after if error.retry_after is not None else 1.0
                 if waited_for_429 or wait > self.retry_after_max_wait:
                     raise
+                waited_for_429 = True
                 time.sleep(wait)
+            except KeyRefused as error:
+                # AC refuses a valid key now and then: one 403 is tried once
+                # more before the key counts as refused (docs/activecampaign.md §11).
+                if retried_403 or error.status != 403:
+                    raise
+                retried_403 = True
 
-    def _send(self, method, path, json_body, params):
+    def _send(self, method, path, json_body, params, forgive_403=False):
         probe = self.breaker.before_request() if self.breaker else False
         if self.limiter is not None:
             self.limiter.wait_for_slot()
@@ -177,8 +191,8 @@ class ActiveCampaignClient:
             if self.breaker:
                 self.breaker.record_failure(OUTAGE, str(error), probe)
             raise
-        except ConfigurationError as error:
-            if self.breaker and error.status in (401, 403):
+        except KeyRefused as error:
+            if self.breaker and not (forgive_403 and error.status == 403):
                 self.breaker.record_failure(CONFIGURATION, str(error), probe)
             raise
         except CrmError:
@@ -230,9 +244,8 @@ class ActiveCampaignClient:
         if status >= 500:
             raise ServerError(f"{where}: AC server error {status}: {describe_body(response)}", status=status, body=body)
         if status in (401, 403):
-            raise ConfigurationError(
-                f"{where}: AC refused the API key ({status}); check ACTIVECAMPAIGN_API_KEY", status=status, body=body
-            )
+            raise KeyRefused(f"{where}: AC refused the API key ({status}); check ACTIVECAMPAIGN_API_KEY",
+                             status=status, body=body)
         if 300 <= status < 400:
             target = urlsplit(response.headers.get("Location", "")).hostname or "nowhere"
             raise BadResponse(f"{where}: AC answered {status} redirecting to {target}; check ACTIVECAMPAIGN_URL",
@@ -245,6 +258,13 @@ class ActiveCampaignClient:
         if 400 <= status < 500:
             raise ValidationFailed(f"{where}: AC rejected the data ({status}): {summarize_errors(body)}",
                                    status=status, body=body)
+        if body is None and _is_html(response):
+            # AC answers a wrong or expired key with its login page and a 200
+            # (docs/activecampaign.md §11): a configuration problem, not an outage.
+            raise KeyRefused(
+                f"{where}: AC answered {status} with {describe_body(response)} where JSON was expected: the API key "
+                "is wrong or expired, or ACTIVECAMPAIGN_URL is not the account's API URL; check both "
+                "(Settings → Developer in AC)", status=status)
         if body is None:
             raise BadResponse(f"{where}: AC answered {status} with {describe_body(response)}", status=status)
         if body and set(body) <= {"message", "error", "errors"}:

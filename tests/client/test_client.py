@@ -14,6 +14,7 @@ from crm_sync.errors import (
     BadResponse,
     Category,
     ConfigurationError,
+    KeyRefused,
     NotFound,
     RateLimited,
     ServerError,
@@ -129,13 +130,38 @@ def test_categories_are_the_strings_synclog_stores():
     assert json.dumps({"category": Category.POISON}) == '{"category": "poison"}'
 
 
-def test_an_html_page_with_200_is_a_bad_response_not_a_success(ac, client):
+def test_a_login_page_with_200_is_a_refused_key_not_a_success_nor_an_outage(ac, client):
+    # How AC answers a wrong or expired key (docs/activecampaign.md §11).
     ac.get(BASE + "/contacts", body="<html><title>Sign in | ActiveCampaign</title><body>…</body></html>",
            status=200, content_type="text/html")
-    with pytest.raises(BadResponse) as raised:
+    with pytest.raises(KeyRefused) as raised:
         client.get("/contacts")
-    assert raised.value.category == "bad_response" and raised.value.retryable
+    assert raised.value.category == "configuration" and not raised.value.retryable
     assert "an HTML page: Sign in | ActiveCampaign" in str(raised.value)
+    assert "API key is wrong or expired" in str(raised.value) and KEY not in str(raised.value)
+
+
+def test_one_403_is_tried_once_more_and_the_breaker_never_hears_of_it(ac):
+    ac.get(BASE + "/contacts", json={"message": "Forbidden"}, status=403)
+    ac.get(BASE + "/contacts", json={"contacts": []})
+    breaker = RecordingBreaker()
+    assert ActiveCampaignClient(URL, KEY, breaker=breaker).get("/contacts") == {"contacts": []}
+    assert len(ac.calls) == 2 and breaker.heard == ["success"]
+
+
+def test_a_403_twice_in_a_row_is_a_refused_key_and_opens_the_breaker(ac):
+    ac.get(BASE + "/contacts", json={"message": "Forbidden"}, status=403)
+    breaker = RecordingBreaker()
+    with pytest.raises(KeyRefused):
+        ActiveCampaignClient(URL, KEY, breaker=breaker).get("/contacts")
+    assert len(ac.calls) == 2 and breaker.heard == [(CONFIGURATION, False)]
+
+
+def test_a_401_is_not_tried_again(ac, client):
+    ac.get(BASE + "/contacts", json={"message": "No key"}, status=401)
+    with pytest.raises(KeyRefused):
+        client.get("/contacts")
+    assert len(ac.calls) == 1
 
 
 @pytest.mark.parametrize(("status", "body", "said"), [

@@ -2,7 +2,11 @@
 (crm.CrmBackend): here a CRM that is not AC, with the answers each test
 needs, and no HTTP at all; then AC's backend turning its importer's
 answers into those errors and reports."""
+import datetime
+
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from crm_sync import importer
 from crm_sync.activecampaign.backend import ActiveCampaignBackend
@@ -185,3 +189,65 @@ def test_import_info_becomes_a_report():
     assert report == ImportReport(finished=True, failed_emails=frozenset({"a@example.com", "b@example.com"}),
                                   status="completed")
     assert not ac({"status": "active"}).import_report("b7").finished
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted", "FAILED"])
+def test_failed_and_interrupted_are_final_and_mean_send_again(status):
+    report = ac({"status": status, "success": ["12"], "failure": []}).import_report("b7")
+
+    assert report.finished and report.aborted and report.status == status.lower()
+
+
+@pytest.mark.parametrize("answer", [{"status": False}, {"status": "waiting"}, {"status": "claimed"},
+                                    {"status": "active"}, {}])
+def test_a_batch_ac_is_still_working_on_is_not_finished(answer):
+    report = ac(answer).import_report("b7")
+
+    assert not report.finished and not report.aborted
+
+
+def _running_rows(batch_id, *emails, minutes_ago=0):
+    started = timezone.now() - datetime.timedelta(minutes=minutes_ago)
+    SyncLog.objects.bulk_create([
+        SyncLog(email=email, trigger=SyncLog.Trigger.RESYNC, status=SyncLog.Status.RUNNING, batch_id=batch_id,
+                started_at=started, account_url=settings.ACTIVECAMPAIGN_URL,
+                requests=[{"method": "POST", "path": "/api/3/import/bulk_import", "status": None}])
+        for email in emails])
+
+
+@pytest.mark.parametrize("status", ["failed", "interrupted"])
+def test_the_rows_of_a_batch_ac_ended_unfinished_fail_with_a_reason_that_says_so(status):
+    _running_rows("b7", "a@example.com", "b@example.com")
+    tally = importer.Tally()
+
+    importer.complete_batch("b7", ac({"status": status}).import_report("b7"), ac({}), tally)
+
+    rows = SyncLog.objects.filter(batch_id="b7")
+    assert {row.status for row in rows} == {SyncLog.Status.FAILED}
+    assert {row.error_category for row in rows} == {"import_failed"}
+    assert all(f"as '{status}'" in row.error_message and "run resync_crm again" in row.error_message
+               for row in rows)
+    assert all(row.requests[0]["status"] == 200 and row.requests[-1]["path"].endswith("batchId=b7")
+               for row in rows)
+    assert sorted(email for email, *_ in tally.failed) == ["a@example.com", "b@example.com"]
+
+
+def test_a_batch_unfinished_past_its_deadline_is_closed_instead_of_polled_for_ever(settings):
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "BULK_IMPORT_DEADLINE": 3600}
+    _running_rows("old", "late@example.com", minutes_ago=61)
+    _running_rows("new", "recent@example.com", minutes_ago=5)
+    polled = []
+
+    class Still(StubClient):
+        def get(self, path, **params):
+            polled.append(params["batchId"])
+            return {"status": "active"}
+
+    backend = ActiveCampaignBackend(Still({}), catalog=None, list_stringid="attendees")
+    tally = importer.poll_open_batches(backend=backend)
+
+    old = SyncLog.objects.get(batch_id="old")
+    assert old.status == SyncLog.Status.FAILED and old.error_category == "import_failed"
+    assert "had not finished batch old after 60 minutes" in old.error_message
+    assert polled == ["new"] and SyncLog.objects.get(batch_id="new").status == SyncLog.Status.RUNNING
+    assert [email for email, *_ in tally.failed] == ["late@example.com"]
