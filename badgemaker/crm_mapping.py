@@ -10,7 +10,7 @@ from django.utils import timezone
 from crm_sync.conf import crm_setting
 from crm_sync.mapping import CrmMapping, Field
 
-from .badges.models import DIETARY_CHOICES, VOLUNTEER_CHOICES, Badge
+from .badges.models import DIETARY_CHOICES, VOLUNTEER_CHOICES, Badge, Event
 
 # Choice key -> AC option value (account-fields.json).
 DIETARY_OPTIONS = dict(DIETARY_CHOICES)
@@ -57,18 +57,21 @@ class BadgeMakerMapping(CrmMapping):
     }
 
     fields = [
-        Field("DATE_OF_BIRTH", "date", lambda a: a.person.date_of_birth, check=plausible_birth_date),
-        Field("TWITTER", "text", lambda a: a.person.twitter),
+        # `title`: the name crm_sync_schema gives a field it creates, where the organisers'
+        # differs from the perstag in words ("Badge Name" from BADGE_NAME).
+        Field("DATE_OF_BIRTH", "date", lambda a: a.person.date_of_birth, check=plausible_birth_date,
+              title="Date of Birth"),
+        Field("TWITTER", "text", lambda a: a.person.twitter, title="Twitter / X"),
         Field("INSTAGRAM", "text", lambda a: a.person.instagram),
         Field("FACEBOOK", "text", lambda a: a.person.facebook),
-        Field("LINKEDIN", "text", lambda a: a.person.linkedin),
-        Field("TIKTOK", "text", lambda a: a.person.tiktok),
+        Field("LINKEDIN", "text", lambda a: a.person.linkedin, title="LinkedIn"),
+        Field("TIKTOK", "text", lambda a: a.person.tiktok, title="TikTok"),
         Field("EMERGENCY_CONTACT_NAME", "text", lambda a: a.person.emergency_contact_name),
         Field("EMERGENCY_CONTACT_PHONE", "phone", lambda a: a.person.emergency_contact_phone),
-        Field("BADGEMAKER_USER_ID", "hidden", lambda a: a.person.pk),
+        Field("BADGEMAKER_USER_ID", "hidden", lambda a: a.person.pk, title="Badge Maker User ID"),
         # From the latest confirmed badge:
         Field("BADGE_NAME", "text", lambda a: a.latest.badge_name),
-        Field("BADGE_IMAGE_URL", "text", badge_image_url),
+        Field("BADGE_IMAGE_URL", "text", badge_image_url, title="Badge Image URL"),
         Field("DIETARY_PREFERENCES", "checkbox", lambda a: a.latest.dietary_preferences, options=DIETARY_OPTIONS),
         Field("VOLUNTEER_INTERESTS", "checkbox", lambda a: a.latest.volunteer_interests, options=VOLUNTEER_OPTIONS),
         Field("DIETARY_REQUIREMENTS", "textarea", lambda a: a.latest.dietary_requirements),
@@ -79,6 +82,9 @@ class BadgeMakerMapping(CrmMapping):
 
     def tags(self, attendee):
         return ["badge-maker"] + [f"event:{badge.event.slug}" for badge in attendee.records]
+
+    def schema_tags(self):
+        return ["badge-maker"] + [f"event:{slug}" for slug in Event.objects.values_list("slug", flat=True)]
 
     # A badge is confirmed by its status; `confirmed_at` says when.
     def confirmed_filter(self):

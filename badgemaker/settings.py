@@ -164,6 +164,10 @@ CRM_SYNC = {
     "RECORD_MODEL": "badges.Badge",
     "MAPPING": "badgemaker.crm_mapping.BadgeMakerMapping",
     "LIST_STRINGID": "badge-maker-attendees",
+    # Used only when `manage.py crm_sync_schema --apply` creates the list (docs/runbook.md).
+    "LIST_NAME": "Badge Maker Attendees",
+    "LIST_SENDER_REMINDER": ("You are receiving this because you confirmed a badge and agreed to hear "
+                             "from the organisers."),
     "PUBLIC_BASE_URL": env("BADGEMAKER_PUBLIC_URL", default="http://127.0.0.1:8000"),
     "PHONE_REGION": env("CRM_SYNC_PHONE_REGION", default="GB"),
     "REDIS_URL": env(

@@ -9,7 +9,7 @@ import json
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
@@ -21,14 +21,16 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import dashboard
-from .connection import contact_url
+from .connection import check_schema, contact_url, last_schema_report
+from .errors import CrmError
 from .mapping import crm_mapping
-from .models import ContactState, SyncLog
+from .models import ContactState, Schema, SyncLog
 from .outbox import queue_sync
 from .status import sync_status
 
 HISTORY_LIMIT = 20
 RETRY_PERMISSION = "crm_sync.retry_sync"
+SCHEMA_PERMISSION = "crm_sync.change_schema"
 LIST_STATUS = {1: "subscribed", 2: "unsubscribed"}
 
 # -- reading values for display ------------------------------------------------
@@ -351,7 +353,8 @@ class SyncLogAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         context = {**self._context(request, "CRM sync dashboard"), **dashboard.dashboard(),
-                   "operations": sync_status()}
+                   "operations": sync_status(),
+                   "schema_url": schema_url() if request.user.has_perm(SCHEMA_PERMISSION) else None}
         return TemplateResponse(request, "admin/crm_sync/dashboard.html", context)
 
     def changes_view(self, request, object_id):
@@ -387,6 +390,72 @@ class SyncLogAdmin(admin.ModelAdmin):
         if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
             next_url = attempts_url(person.pk)
         return HttpResponseRedirect(next_url)
+
+
+# -- the CRM account's schema ------------------------------------------------------
+def schema_url():
+    return reverse("admin:crm_sync_schema_changelist")
+
+
+# What each button of the schema page runs (connection.check_schema's arguments).
+SCHEMA_RUNS = {"check": {}, "dry-run": {"dry_run": True}, "apply": {"apply": True}}
+
+
+@admin.register(Schema)
+class SchemaAdmin(admin.ModelAdmin):
+    """One page instead of a list: the CRM account against the mapping, as
+    the last check found it, with buttons that check again, show what would
+    be created, or create it (`manage.py crm_sync_schema`, docs/admin.md).
+    Only for staff with `crm_sync.change_schema`; every run is a POST."""
+
+    def has_module_permission(self, request):
+        return request.user.has_perm(SCHEMA_PERMISSION)
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(SCHEMA_PERMISSION)
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.has_perm(SCHEMA_PERMISSION)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        return [path("", self.admin_site.admin_view(self.schema_view), name="crm_sync_schema_changelist")]
+
+    def schema_view(self, request):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            self.run(request, request.POST.get("run", ""))
+            return HttpResponseRedirect(schema_url())
+        report = last_schema_report()
+        sent = [{**request_sent, "body": pretty_json(request_sent["body"])}
+                for request_sent in (report.requests if report else [])]
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "title": "CRM schema",
+                   "report": report, "requests": sent}
+        return TemplateResponse(request, "admin/crm_sync/schema.html", context)
+
+    def run(self, request, run):
+        if run not in SCHEMA_RUNS:
+            self.message_user(request, "Nothing run: unknown button.", messages.ERROR)
+            return
+        try:
+            report = check_schema(**SCHEMA_RUNS[run])
+        except (CrmError, ImproperlyConfigured) as error:
+            self.message_user(request, f"Stopped: {error}. What was created stays; run again to go on.",
+                              messages.ERROR)
+            return
+        for refusal in report.refusals:
+            self.message_user(request, f"Refused: {refusal}", messages.ERROR)
+        if report.fits:
+            self.message_user(request, "The account can take every value the mapping writes.", messages.SUCCESS)
+        else:
+            self.message_user(request, f"The account cannot take every value yet: {len(report.problems)} to fix.",
+                              messages.WARNING)
 
 
 # The admin index links to the dashboard through its template, unless the

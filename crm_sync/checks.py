@@ -2,10 +2,12 @@
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.checks import Error, Warning, register
+from django.db import DatabaseError
 
 from .conf import DASHBOARD_DAYS, REQUIRED, ac_account, crm_setting, missing_settings
-from .connection import account_url_problem
+from .connection import account_url_problem, stored_schema_report
 from .mapping import crm_mapping
+from .schema import MISSING_OPTIONS
 
 
 @register()
@@ -73,3 +75,26 @@ def check_host_contract(app_configs, **kwargs):
         except ImproperlyConfigured as error:
             problems.append(Error(str(error), hint="See docs/integration.md.", id="crm_sync.E003"))
     return problems
+
+
+@register()
+def check_account_schema(app_configs, **kwargs):
+    """The mapping against the CRM account as the last check or sync read
+    it (the catalog in the database): no API call. Silent until something
+    has been read, and before `migrate` has made the table."""
+    if missing_settings():
+        return []
+    try:
+        report = stored_schema_report()
+    except (DatabaseError, ImproperlyConfigured):
+        return []
+    if report is None or report.fits:
+        return []
+    problems = "; ".join(f"{row.item}: {row.state}" + (f" ({row.detail})" if row.state == MISSING_OPTIONS else "")
+                         for row in report.problems)
+    return [Warning(
+        f"The mapping no longer fits the CRM account as last read: {problems}.",
+        hint="Run `manage.py crm_sync_schema` to check the account now, `--apply` to create what is missing "
+             "(docs/runbook.md).",
+        id="crm_sync.W005",
+    )]

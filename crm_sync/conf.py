@@ -24,6 +24,13 @@ DEFAULTS = {
     "PERSON_MODEL": "",
     # Absolute URLs for uploaded images are built from this.
     "PUBLIC_BASE_URL": "",
+    # -- the list, when `crm_sync_schema --apply` creates it (docs/runbook.md) --
+    # Its name in the CRM's UI; "" means the stringid.
+    "LIST_NAME": "",
+    # The sender details the CRM requires of a list: the site people signed
+    # up on ("" means PUBLIC_BASE_URL) and why they receive the emails.
+    "LIST_SENDER_URL": "",
+    "LIST_SENDER_REMINDER": "You are receiving this because you signed up with us and agreed to hear from us.",
     # Region used to read phone numbers typed without a country code ("GB");
     # empty means such numbers are not sent.
     "PHONE_REGION": "",

@@ -5,10 +5,13 @@ second would be picked here (crm.py describes what it must offer)."""
 from .activecampaign.backend import ActiveCampaignBackend, contact_url  # noqa: F401  (the admin links to contacts)
 from .activecampaign.catalog import AccountCatalog, StoredIds
 from .activecampaign.client import ActiveCampaignClient, api_base
+from .activecampaign.schema import AccountSchema, stored_report
 from .catalog import DatabaseCatalogStore
 from .conf import ac_account, crm_setting
 from .errors import ConfigurationError
 from .limiter import AccountRateLimiter, PatientLimiter
+from .mapping import crm_mapping
+from .schema import ListNeed, last_report, needs_of
 
 
 def make_client(*, breaker=None, patient=False, on_request=None):
@@ -59,6 +62,53 @@ def make_backend(*, breaker=None, patient=False, on_request=None, offline=False)
                                      account_url=account_url)
     client = make_client(breaker=breaker, patient=patient, on_request=on_request)
     return ActiveCampaignBackend(client, make_catalog(client), crm_setting("LIST_STRINGID"), account_url=account_url)
+
+
+# -- the account's schema: crm_sync_schema, the admin's schema page, the system check ----
+def schema_needs(*, with_tags=True):
+    """What the mapping needs of the account (crm_sync.schema.Needs), with
+    the list as the settings describe it; `with_tags=False` leaves the tags
+    out (reading them may query the host's tables)."""
+    stringid = crm_setting("LIST_STRINGID")
+    list_need = ListNeed(stringid, crm_setting("LIST_NAME") or stringid,
+                         crm_setting("LIST_SENDER_URL") or crm_setting("PUBLIC_BASE_URL"),
+                         crm_setting("LIST_SENDER_REMINDER"))
+    return needs_of(crm_mapping(), list_need, with_tags=with_tags)
+
+
+def make_schema(*, dry_run=False, on_request=None):
+    """The account's schema, to check or complete, through a patient client
+    (the account-wide rate limiter, no breaker) and the catalog's store.
+    `dry_run`: creates nothing, records what it would send."""
+    client = make_client(patient=True, on_request=on_request)
+    return AccountSchema(client, make_catalog(client), schema_needs(), account_url=ac_account()[0],
+                         dry_run=dry_run)
+
+
+def check_schema(*, apply=False, dry_run=False):
+    """Check the account against the mapping, and with `apply` (or
+    `dry_run`) create what is missing. Returns the crm_sync.schema.Report,
+    which is also kept for the dashboard and the system check. Raises
+    ConfigurationError when the account can't be reached with the settings,
+    and the client's errors when AC fails mid-way."""
+    schema = make_schema(dry_run=dry_run)
+    try:
+        return schema.apply() if apply or dry_run else schema.check()
+    finally:
+        schema.close()
+
+
+def last_schema_report():
+    """The report the last check kept for the configured account, or None."""
+    return last_report(DatabaseCatalogStore(ac_account()[0]))
+
+
+def stored_schema_report():
+    """How the mapping fits the account as last read by a check or a sync,
+    from the database alone (no API call, no API key needed); None when
+    nothing is stored yet. Tags are not looked at."""
+    account_url = ac_account()[0]
+    return stored_report(DatabaseCatalogStore(account_url), schema_needs(with_tags=False), account_url)
 
 
 def account_url_problem(account_url):

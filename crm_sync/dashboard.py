@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .conf import DASHBOARD_DAYS, ac_account, crm_setting
+from .connection import last_schema_report
 from .mapping import crm_mapping
 from .models import OPEN_STATUSES as OPEN
 from .models import ContactState, SyncLog
@@ -360,4 +361,6 @@ def dashboard(now=None):
         "opt_in_target": 100 * crm_setting("DASHBOARD_OPT_IN_TARGET"),
         "success_chart": success_chart(days),
         "time_to_ac_chart": time_to_ac_chart(days),
+        # The account against the mapping, as the last `crm_sync_schema` check found it (or None).
+        "schema": last_schema_report(),
     }

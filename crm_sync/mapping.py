@@ -41,13 +41,21 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 class Field:
     """One AC custom field: its perstag, AC type, and how to get the value
     from an `Attendee`. `options` maps choice keys to AC option values
-    (checkbox fields); `check` returns a reason to leave a value out, or None."""
+    (checkbox fields); `check` returns a reason to leave a value out, or None.
+    `title` is the field's name in the CRM's UI, used only when
+    `crm_sync_schema --apply` creates the field ("Badge Name" from
+    BADGE_NAME when not given)."""
 
     perstag: str
     type: str
     source: object
     options: dict = None
     check: object = None
+    title: str = ""
+
+    def __post_init__(self):
+        if not self.title:
+            object.__setattr__(self, "title", self.perstag.replace("_", " ").title())
 
 
 @dataclass
@@ -127,6 +135,12 @@ class CrmMapping:
 
     def tags(self, attendee):
         """Tag names for the contact. Tags are only ever added."""
+        return []
+
+    def schema_tags(self):
+        """The tag names the account should know, for `crm_sync_schema`'s
+        check: those `tags()` can give. The sync creates a missing one on
+        first use, so this only reports them (and a name the CRM refuses)."""
         return []
 
     # -- "confirmed", defined once -----------------------------------------

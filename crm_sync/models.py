@@ -196,12 +196,14 @@ class ContactState(models.Model):
 
 class CatalogEntry(models.Model):
     """An AC id crm_sync has looked up once: a field by perstag, a tag by
-    name (lower-cased) or a list by stringid. Shared by every worker."""
+    name (lower-cased) or a list by stringid. Shared by every worker. The
+    last schema check's report is kept here too (kind "schema", no id)."""
 
     class Kind(models.TextChoices):
         FIELD = "field"
         TAG = "tag"
         LIST = "list"
+        SCHEMA = "schema"
 
     account_url = models.CharField(max_length=255)
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -215,6 +217,17 @@ class CatalogEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["account_url", "kind", "key"], name="crm_catalog_key_uniq"),
         ]
+
+
+class Schema(CatalogEntry):
+    """The CRM account's schema as the admin shows it (crm_sync.schema):
+    a proxy that exists for its permission, `crm_sync.change_schema`, which
+    lets staff check the account and create what the mapping misses."""
+
+    class Meta:
+        proxy = True
+        verbose_name = verbose_name_plural = "CRM schema"
+        default_permissions = ("change",)
 
 
 class Lease(models.Model):

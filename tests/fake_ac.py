@@ -11,6 +11,8 @@ import re
 import secrets
 from urllib.parse import parse_qs, urlsplit
 
+from badgemaker.badges.models import DIETARY_CHOICES, VOLUNTEER_CHOICES
+
 AC_URL = "https://badgemaker.api-us1.com"
 # A fresh random key per run, long enough that finding it anywhere is no accident.
 API_KEY = secrets.token_urlsafe(36)
@@ -23,6 +25,12 @@ PERSTAGS = {
     "LAST_EVENT": "text", "LAST_BADGE_CONFIRMED": "date", "BADGEMAKER_USER_ID": "hidden",
 }
 FIELD_IDS = {perstag: str(40 + i) for i, perstag in enumerate(PERSTAGS)}
+# The checkbox fields' options, value and label alike (the sandbox's differ, as in real accounts).
+FIELD_OPTIONS = [
+    {"id": f"{FIELD_IDS[perstag]}{n}", "field": FIELD_IDS[perstag], "value": label, "label": label}
+    for perstag, choices in (("DIETARY_PREFERENCES", DIETARY_CHOICES), ("VOLUNTEER_INTERESTS", VOLUNTEER_CHOICES))
+    for n, (_, label) in enumerate(choices)
+]
 LIST_ID = "7"
 
 
@@ -71,10 +79,11 @@ class FakeAC:
         return status, {"Content-Type": "application/json"}, json.dumps(body)
 
     def _fields(self, request):
-        fields = [{"id": FIELD_IDS[p], "perstag": p, "title": p.title(), "type": t, "options": []}
+        fields = [{"id": FIELD_IDS[p], "perstag": p, "title": p.title(), "type": t,
+                   "options": [option["id"] for option in FIELD_OPTIONS if option["field"] == FIELD_IDS[p]]}
                   for p, t in PERSTAGS.items()]
         fields.append({"id": "99", "perstag": "BADGE_NAME_OLD", "title": "Badge name (old)", "type": "text", "options": []})
-        return self._json(200, {"fields": fields, "fieldOptions": [], "meta": {"total": str(len(fields))}})
+        return self._json(200, {"fields": fields, "fieldOptions": FIELD_OPTIONS, "meta": {"total": str(len(fields))}})
 
     def _lists(self, request):
         lists = [{"id": "6", "stringid": "badge-maker-attendees-old", "name": "Old"},

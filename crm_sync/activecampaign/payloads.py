@@ -98,3 +98,42 @@ def bulk_request_fits(total_row_sizes, count):
 
 def _id(value):
     return int(value) if str(value).isdigit() else value
+
+
+# -- the account's schema: `crm_sync_schema --apply` (docs/activecampaign.md §11.3) -----------
+ALL_LISTS = 0        # a fieldRel's relid that relates the field to every list
+ADMIN_GROUP = 3      # AC's default admin user group: an API-made list shows in AC's UI once the group has it
+FIELD_DESCRIPTION = "Kept up to date by crm_sync"
+
+
+def field_body(perstag, title, field_type):
+    """The body of `POST /fields`: a custom field, visible, not required."""
+    return {"field": {"type": field_type, "title": title, "perstag": perstag, "descript": FIELD_DESCRIPTION,
+                      "isrequired": 0, "visible": 1}}
+
+
+def field_rel_body(field_id):
+    """The body of `POST /fieldRels`: the field belongs to every list, so
+    AC's UI shows it (a field without one is hidden)."""
+    return {"fieldRel": {"field": _id(field_id), "relid": ALL_LISTS}}
+
+
+def field_options_body(field_id, values, first_orderid=1):
+    """The body of `POST /fieldOption/bulk`: `values` as options of the
+    field, each its own label, after the options it has. AC takes only an
+    array under `fieldOptions` (an object gets 422)."""
+    return {"fieldOptions": [
+        {"field": _id(field_id), "label": value, "value": value, "orderid": first_orderid + n, "isdefault": False}
+        for n, value in enumerate(values)
+    ]}
+
+
+def list_body(stringid, name, sender_url, sender_reminder):
+    """The body of `POST /lists`: the four attributes AC requires."""
+    return {"list": {"name": name, "stringid": stringid, "sender_url": sender_url,
+                     "sender_reminder": sender_reminder}}
+
+
+def list_group_body(list_id):
+    """The body of `POST /listGroups`: the admin group gets the list."""
+    return {"listGroup": {"listid": _id(list_id), "groupid": ADMIN_GROUP}}

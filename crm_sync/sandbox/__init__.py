@@ -1,9 +1,11 @@
 """A local emulator of the ActiveCampaign API v3, for tests and development.
 
-It is deliberately at least as strict as ActiveCampaign (AC): where AC's
-behaviour is undocumented it picks the variant that is hardest on the client,
-so a client that passes against the sandbox should survive the real thing.
-See ``docs/sandbox.md`` for how to run it and for every such choice.
+It answers as ActiveCampaign (AC) was seen to answer (docs/activecampaign.md
+§11), and where AC's behaviour is undocumented it picks the variant that is
+hardest on the client, so a client that passes against the sandbox should
+survive the real thing. A few choices are deliberately stricter than AC (a
+value matching no option is refused, where AC stores it silently). See
+``docs/sandbox.md`` for how to run it and for every such choice.
 
 The sandbox never imports the rest of ``crm_sync``: it exists to check that
 code, so it must not share any of it.
@@ -15,6 +17,9 @@ Modules, in the order a request meets them:
 - ``faults``       the fault/config object the control API edits.
 - ``rate_limit``   sliding-window counters (5 per second, bulk per minute).
 - ``api``          the ``/api/3`` endpoints.
+- ``schema``       the endpoints that create fields, fieldRels, options,
+                   lists and list groups.
+- ``replies``      how an endpoint stops early (``Reply``, ``BadRequest``).
 - ``bulk_import``  ``/import/bulk_import`` validation and delayed processing.
 - ``validation``   email, contact attribute and custom field value rules.
 - ``limits``       the table of assumed length limits, and documented limits.

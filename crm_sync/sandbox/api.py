@@ -9,43 +9,21 @@ case-insensitively, unknown attributes and bad custom field values are
 refused with 422, pages hold 20 by default and 100 at most.
 """
 
-import json
 import re
 import urllib.parse
 
 from . import shapes
 from .limits import PAGE_DEFAULT, PAGE_MAX
+from .replies import BadRequest, Reply, parse_json_object
+from .schema import SchemaEndpoints
 from .store import to_account_timezone
 from .validation import email_problem, field_value_problem, parse_datetime, parse_id, text_problem
-
-
-class BadRequest(Exception):
-    """The body is not JSON (or not an object): AC answers 400 with ``{}``."""
-
-
-class Reply(Exception):
-    """Stop handling and answer ``status`` with ``body``."""
-
-    def __init__(self, status, body):
-        super().__init__(status)
-        self.status, self.body = status, body
 
 
 # contact/sync and /contacts attribute names (camelCase) -> store columns.
 _CONTACT_ATTRIBUTES = {"firstName": "first_name", "lastName": "last_name", "phone": "phone"}
 # Accepted but ignored: deprecated or unsupported by the sandbox (see docs).
 _CONTACT_IGNORED = {"orgid", "deleted", "allowNullEmail"}
-
-
-def parse_json_object(body):
-    """The JSON object in ``body`` (bytes); BadRequest if absent or malformed."""
-    try:
-        data = json.loads(body.decode("utf-8")) if body else None
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest() from None
-    if not isinstance(data, dict):
-        raise BadRequest()
-    return data
 
 
 def _first(query, key, default=None):
@@ -95,6 +73,14 @@ def _matches(op, candidate, wanted):
     raise BadRequest()
 
 
+def _ids_by_field(rows):
+    """``{field_id: [row ids]}`` for option or fieldRel rows."""
+    ids = {}
+    for row in rows:
+        ids.setdefault(row["field_id"], []).append(row["id"])
+    return ids
+
+
 def _subscriber_missing(contact_id):
     return Reply(404, shapes.message(f"No Result found for Subscriber with id {contact_id}"))
 
@@ -107,6 +93,7 @@ class Api:
         self.recorder = recorder
         self.bulk = bulk
         self.base = base_url
+        self.schema = SchemaEndpoints(store, base_url)
         self.routes = [
             ("POST", r"/contact/sync", "/contact/sync", self.sync_contact),
             ("POST", r"/contacts", "/contacts", self.create_contact),
@@ -119,6 +106,9 @@ class Api:
             ("GET", r"/contacts/(\d+)/fieldValues", "/contacts/{id}/fieldValues", self.contact_field_values),
             ("GET", r"/fields", "/fields", self.list_fields),
             ("GET", r"/fields/(\d+)/options", "/fields/{id}/options", self.field_options),
+            ("POST", r"/fields", "/fields", self.schema.create_field),
+            ("POST", r"/fieldRels", "/fieldRels", self.schema.create_field_rel),
+            ("POST", r"/fieldOption/bulk", "/fieldOption/bulk", self.schema.create_field_options),
             ("POST", r"/fieldValues", "/fieldValues", self.create_field_value),
             ("PUT", r"/fieldValues/(\d+)", "/fieldValues/{id}", self.update_field_value),
             ("GET", r"/tags", "/tags", self.list_tags),
@@ -126,6 +116,8 @@ class Api:
             ("POST", r"/contactTags", "/contactTags", self.attach_tag),
             ("DELETE", r"/contactTags/(\d+)", "/contactTags/{id}", self.detach_tag),
             ("GET", r"/lists", "/lists", self.list_lists),
+            ("POST", r"/lists", "/lists", self.schema.create_list),
+            ("POST", r"/listGroups", "/listGroups", self.schema.create_list_group),
             ("POST", r"/contactLists", "/contactLists", self.set_list_status),
             ("POST", r"/import/bulk_import", "/import/bulk_import", self.bulk_import),
             ("GET", r"/import/info", "/import/info", self.import_info),
@@ -231,13 +223,15 @@ class Api:
         if field_values and not attributes:
             self.store.touch_contact(contact_id)
 
-    def _contact_with_values(self, contact_id):
+    def _contact_with_values(self, contact_id, sent_values=True):
+        """The answer to a contact write; AC leaves ``fieldValues`` out when sync sent none (§11.1)."""
         values = self.store.field_values_for(contact_id)
         row = self.store.get_contact(contact_id)
-        return {
-            "fieldValues": [shapes.field_value(v, self.base) for v in values],
-            "contact": shapes.contact(row, self.base, [v["id"] for v in values]),
-        }
+        answer = {}
+        if sent_values:
+            answer["fieldValues"] = [shapes.field_value(v, self.base) for v in values]
+        answer["contact"] = shapes.contact(row, self.base, [v["id"] for v in values])
+        return answer
 
     def sync_contact(self, query, body):
         email, attributes, field_values = self._contact_payload(body, require_email=True)
@@ -245,7 +239,7 @@ class Api:
         # Upsert by lower-cased email; the stored address keeps its first spelling.
         contact_id = existing["id"] if existing else self.store.insert_contact(email)
         self._apply_contact(contact_id, attributes, field_values)
-        return (200 if existing else 201), self._contact_with_values(contact_id)
+        return (200 if existing else 201), self._contact_with_values(contact_id, sent_values=bool(field_values))
 
     def create_contact(self, query, body):
         email, attributes, field_values = self._contact_payload(body, require_email=True)
@@ -323,14 +317,15 @@ class Api:
     def list_fields(self, query, body):
         limit, offset = _page(query)
         rows, total = self.store.list_fields(perstag=_first(query, "filters[perstag]"), limit=limit, offset=offset)
-        options = self.store.field_options([r["id"] for r in rows]) if rows else []
-        by_field = {}
-        for option in options:
-            by_field.setdefault(option["field_id"], []).append(option["id"])
+        field_ids = [r["id"] for r in rows]
+        options = self.store.field_options(field_ids) if rows else []
+        rels = self.store.field_rels(field_ids) if rows else []
+        options_of, rels_of = _ids_by_field(options), _ids_by_field(rels)
         return 200, {
             "fieldOptions": [shapes.field_option(o, self.base) for o in options],
-            "fieldRels": [shapes.field_rel(r["id"]) for r in rows],
-            "fields": [shapes.field(r, by_field.get(r["id"], []), self.base) for r in rows],
+            "fieldRels": [shapes.field_rel(r) for r in rels],
+            "fields": [shapes.field(r, options_of.get(r["id"], []), rels_of.get(r["id"], []), self.base)
+                       for r in rows],
             "meta": shapes.meta(total),
         }
 
@@ -410,6 +405,9 @@ class Api:
             raise Reply(422, shapes.errors([shapes.attribute_error(
                 "Tag name is required", "/data/attributes/tag", code="field_missing")]))
         problem = text_problem("tag", name)
+        if "," in name:
+            # AC refuses it (§11.3), and webhooks send a contact's tags as one comma-separated string.
+            problem = "Tag names may not contain a comma"
         tag_type = item.get("tagType", "contact")
         if problem or tag_type not in ("contact", "template"):
             raise Reply(422, shapes.errors([shapes.attribute_error(
@@ -433,11 +431,12 @@ class Api:
             raise Reply(404, shapes.status_error(404, "Not Found", "Contact not found"))
         if self.store.get_tag(ids["tag"]) is None:
             raise Reply(404, shapes.status_error(404, "Not Found", "Tag not found"))
-        if self.store.find_contact_tag(ids["contact"], ids["tag"]):
-            # AC's answer is undocumented (docs/activecampaign.md open question 3); refusing is the strict choice.
+        existing = self.store.find_contact_tag(ids["contact"], ids["tag"])
+        if existing:
+            # AC answers 200 with the row it already has (§11.1); the stats still
+            # count it, so a test can check a client did not ask twice.
             self.recorder.duplicate_tag_attach()
-            raise Reply(422, shapes.status_error(
-                422, "Duplicate entry", "The contact already has this tag", pointer="/data/attributes/tag"))
+            return 200, {"contactTag": shapes.contact_tag(existing, self.base)}
         row = self.store.insert_contact_tag(ids["contact"], ids["tag"])
         self.store.touch_contact(ids["contact"])
         return 201, {"contactTag": shapes.contact_tag(row, self.base)}
@@ -486,11 +485,15 @@ class Api:
             raise _subscriber_missing(ids["contact"])
         if self.store.get_list(ids["list"]) is None:
             raise Reply(404, shapes.message(f"No Result found for List with id {ids['list']}"))
-        sourceid = parse_id(item.get("sourceid")) or 0
-        row = self.store.set_contact_list(ids["contact"], ids["list"], status, sourceid)
-        self.store.touch_contact(ids["contact"])
+        row = self.store.find_contact_list(ids["contact"], ids["list"])
+        if row is None or row["status"] != status:
+            # A membership with the same status is left as it is: AC answers
+            # with the existing row, its sdate unchanged (§11.1).
+            sourceid = parse_id(item.get("sourceid")) or 0
+            row = self.store.set_contact_list(ids["contact"], ids["list"], status, sourceid)
+            self.store.touch_contact(ids["contact"])
         return 200, {"contacts": [shapes.contact(self.store.get_contact(ids["contact"]), self.base)],
-                     "contactList": shapes.contact_list(row, self.base)}
+                     "contactList": shapes.contact_list(row, self.base, status_as_number=True)}
 
     # -- bulk import (logic in bulk_import.py) -----------------------------
 

@@ -1,10 +1,20 @@
-"""``POST /import/bulk_import`` and ``GET /import/info`` (docs/activecampaign.md §7).
+"""``POST /import/bulk_import`` and ``GET /import/info`` (docs/activecampaign.md §7, §11.1).
 
-A valid request is queued, not applied: ``/import/info`` reports
-``{"status": "queued"}`` until the processing delay has passed
-(``bulk_delay_seconds + bulk_seconds_per_contact * N`` from the fault config),
-and only then are the contacts written. One invalid row rejects the whole
-request with 400 and ``failureReasons`` by index.
+A valid request is queued, not applied; the contacts are written only once
+the processing delay has passed (``bulk_delay_seconds +
+bulk_seconds_per_contact * N`` from the fault config). Until then
+``/import/info`` answers as AC does, so a client meets every word AC uses:
+
+1. the batch's first ``import/info`` answers ``{"status": false}`` (AC's
+   answer in the first moments after queueing);
+2. then ``waiting`` during the first half of the delay, ``active`` after;
+3. then the final status: ``completed`` (with ``success`` contact ids and
+   ``failure`` emails), ``failed`` (nothing written) or ``interrupted`` (the
+   first half of the rows written), as the ``bulk_outcome`` fault said when
+   the batch was queued; with ``never`` it stays ``active``.
+
+One invalid row rejects the whole request with 400 and ``failureReasons`` by
+index.
 """
 
 import json
@@ -14,7 +24,7 @@ import uuid
 from . import shapes
 from .limits import ASSUMED_LIMITS, BULK_MAX_BYTES, BULK_MAX_CONTACTS
 from .rate_limit import SlidingWindow
-from .store import to_account_timezone
+from .store import PENDING, to_account_timezone
 from .validation import email_problem, field_value_problem, parse_datetime, parse_id, text_problem
 
 _NOT_VALID = ("JSON payload did not pass validation. Please fix failure Reasons and retry. "
@@ -62,7 +72,8 @@ class BulkImporter:
         config = self.faults.snapshot()
         delay = config["bulk_delay_seconds"] + config["bulk_seconds_per_contact"] * len(contacts)
         batch_id = str(uuid.uuid4())
-        self.store.insert_batch(batch_id, contacts, time.time() + delay)
+        now = time.time()
+        self.store.insert_batch(batch_id, contacts, now, now + delay, config["bulk_outcome"])
         return 200, {"Success": 1, "queued_contacts": len(contacts), "batchId": batch_id,
                      "message": "Contact import queued"}
 
@@ -103,6 +114,9 @@ class BulkImporter:
         if not isinstance(tags, list) or any(
                 not isinstance(t, str) or not t.strip() or len(t) > ASSUMED_LIMITS["tag"] for t in tags):
             problems.append("Field 'tags' must be an array of tag names")
+        elif any("," in t for t in tags):
+            # POST /tags refuses a comma (§11.3); the importer is held to the same rule.
+            problems.append("Field 'tags': a tag name may not contain a comma")
         problems.extend(self._fields_problems(row.get("fields", [])))
         for key in ("subscribe", "unsubscribe"):
             items = row.get(key, [])
@@ -141,10 +155,14 @@ class BulkImporter:
         row = self.store.get_batch(batch_id)
         if row is None:
             return 404, shapes.message(f"No Result found for import batch {batch_id}")
-        if row["status"] != "completed":
-            return 200, {"status": row["status"]}
-        return 200, {"status": "completed", "success": json.loads(row["success"]),
-                     "failure": json.loads(row["failure"])}
+        if row["status"] != PENDING:
+            return 200, {"status": row["status"], "success": json.loads(row["success"]),
+                         "failure": json.loads(row["failure"])}
+        if not row["info_seen"]:
+            self.store.mark_batch_seen(batch_id)
+            return 200, {"status": False}
+        halfway = row["queued_at"] + (row["due_at"] - row["queued_at"]) / 2
+        return 200, {"status": "waiting" if time.time() < halfway else "active"}
 
     def process_due(self):
         """Apply every queued batch whose delay has passed, in its own transaction."""
@@ -152,12 +170,21 @@ class BulkImporter:
             self._process_due()
 
     def _process_due(self):
-        refused = set(self.faults.get("bulk_fail_emails"))
         for batch in self.store.due_batches(time.time()):
             rows = json.loads(batch["contacts"])
-            success = [str(self._import_row(row)) for row in rows if row["email"].lower() not in refused]
-            failure = [row["email"] for row in rows if row["email"].lower() in refused]
-            self.store.complete_batch(batch["id"], success, failure)
+            if batch["outcome"] == "failed":
+                self.store.finish_batch(batch["id"], "failed", [], [])
+            elif batch["outcome"] == "interrupted":
+                self.store.finish_batch(batch["id"], "interrupted", *self._import_rows(rows[:len(rows) // 2]))
+            else:
+                self.store.finish_batch(batch["id"], "completed", *self._import_rows(rows))
+
+    def _import_rows(self, rows):
+        """Write ``rows`` but those ``bulk_fail_emails`` refuses; ``(contact ids, refused emails)``."""
+        refused = set(self.faults.get("bulk_fail_emails"))
+        success = [str(self._import_row(row)) for row in rows if row["email"].lower() not in refused]
+        failure = [row["email"] for row in rows if row["email"].lower() in refused]
+        return success, failure
 
     def _import_row(self, row):
         """Write one validated row; return the contact id."""

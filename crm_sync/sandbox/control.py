@@ -43,9 +43,15 @@ class SandboxControl:
     def stats(self):
         return self._call("GET", "/stats")
 
-    def reset(self, seed=None):
-        """Wipe and re-seed the data; clear log, stats and faults."""
-        self._call("POST", "/reset", json={} if seed is None else {"seed": seed})
+    def reset(self, seed=None, empty=False):
+        """Wipe and re-seed the data; clear log, stats and faults.
+
+        ``empty=True`` leaves an account with no custom fields, lists or tags.
+        """
+        options = {} if seed is None else {"seed": seed}
+        if empty:
+            options["empty"] = True
+        self._call("POST", "/reset", json=options)
 
     def contacts(self):
         """Every stored contact, as the control API's ``/contacts`` describes them."""
@@ -57,5 +63,6 @@ class SandboxControl:
         return next((c for c in self.contacts() if c["email"].lower() == wanted), None)
 
     def catalog(self):
-        """Fields (id, title, perstag, type, options), tags (id, name), lists (id, name, stringid)."""
+        """Fields (id, title, perstag, type, options as values, option_labels, relations as relids),
+        tags (id, name), lists (id, name, stringid, groups as group ids)."""
         return self._call("GET", "/catalog")

@@ -39,11 +39,7 @@ class ControlApi:
             if route == ("GET", "/_sandbox/stats"):
                 return 200, self.sandbox.recorder.stats()
             if route == ("POST", "/_sandbox/reset"):
-                seed = _json_body(body).get("seed")
-                if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-                    return 400, {"error": "seed must be an integer"}
-                self.sandbox.reset(seed=seed)
-                return 200, {"ok": True}
+                return self._reset(_json_body(body))
             if route == ("GET", "/_sandbox/contacts"):
                 return 200, {"contacts": self.sandbox.dump_contacts()}
             if route == ("GET", "/_sandbox/catalog"):
@@ -53,3 +49,16 @@ class ControlApi:
         except (ValueError, AttributeError):
             return 400, {"error": "body must be a JSON object; since must be an integer"}
         return 404, {"error": f"no control endpoint {method} {path}"}
+
+    def _reset(self, options):
+        """``{"seed": N, "empty": true}``, both optional; ``empty`` starts an account with no schema."""
+        seed, empty = options.get("seed"), options.get("empty", False)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            return 400, {"error": "seed must be an integer"}
+        if not isinstance(empty, bool):
+            return 400, {"error": "empty must be true or false"}
+        unknown = sorted(set(options) - {"seed", "empty"})
+        if unknown:
+            return 400, {"error": f"unknown key(s): {', '.join(unknown)}"}
+        self.sandbox.reset(seed=seed, empty=empty)
+        return 200, {"ok": True}

@@ -31,11 +31,22 @@ DEFAULTS = {
     # Emails the importer refuses at import time (after the batch was
     # accepted): reported under import/info's `failure`, not written.
     "bulk_fail_emails": [],
+    # How batches queued while this is set end (stored on the batch when it
+    # is queued): "completed", "failed" (nothing written), "interrupted"
+    # (the first half written) or "never" (stays "active").
+    "bulk_outcome": "completed",
+    # AC answers a wrong or expired key with 200 and its HTML login page
+    # (docs/activecampaign.md §11.1): every API request gets that page.
+    "login_page": False,
+    # AC sometimes answers a valid key with 403 (§11.1): the next N
+    # authenticated API requests get 403, counting down.
+    "forbidden_next": 0,
     "seed": None,
 }
 
 DOWN_MODES = (None, "503", "refused")
 MALFORMED_MODES = (None, "html", "empty", "message", "errors_string")
+BULK_OUTCOMES = ("completed", "failed", "interrupted", "never")
 
 
 class FaultConfigError(ValueError):
@@ -56,6 +67,12 @@ def _integer(key, value, low=0):
     return value
 
 
+def _boolean(key, value):
+    if not isinstance(value, bool):
+        raise FaultConfigError(f"{key} must be true or false")
+    return value
+
+
 def _one_of(key, value, allowed):
     if value not in allowed:
         raise FaultConfigError(f"{key} must be one of {list(allowed)}")
@@ -70,8 +87,12 @@ def _validated(key, value, current):
         return float(_number(key, value, 0, 1))
     if key in ("rate_limit_per_second", "bulk_multi_per_minute", "bulk_single_per_minute"):
         return _integer(key, value, 1)
-    if key == "retry_after":
+    if key in ("retry_after", "forbidden_next"):
         return _integer(key, value, 0)
+    if key == "login_page":
+        return _boolean(key, value)
+    if key == "bulk_outcome":
+        return _one_of(key, value, BULK_OUTCOMES)
     if key == "error_statuses":
         if not isinstance(value, list) or not value:
             raise FaultConfigError("error_statuses must be a non-empty list of HTTP statuses")
@@ -153,6 +174,17 @@ class FaultConfig:
         with self._lock:
             jitter = self._rng.uniform(0, self._values["jitter_ms"]) if self._values["jitter_ms"] else 0
             return (self._values["latency_ms"] + jitter) / 1000
+
+    def take_forbidden(self):
+        """Whether this authenticated request is one of the ``forbidden_next`` to refuse.
+
+        Counts the key down, so the control API shows how many are left.
+        """
+        with self._lock:
+            if self._values["forbidden_next"] <= 0:
+                return False
+            self._values["forbidden_next"] -= 1
+            return True
 
     def burst_hit(self):
         """Whether this request falls in a ``burst_429`` run.

@@ -1,5 +1,9 @@
 """The read-only HTML page at ``/``: every contact with its fields, tags and lists.
 
+Below them it names the custom fields with no relation and the lists in no
+user group: AC's UI does not show those (docs/activecampaign.md §11.3), which
+is the trap an account set up through the API falls into.
+
 Every value is escaped: contact data is attacker-controlled (a badge name can
 be ``<script>``), and this page must show it as text.
 """
@@ -23,8 +27,8 @@ dd { margin: 0; white-space: pre-wrap; }
 _LIST_STATUS = {1: "subscribed", 2: "unsubscribed"}
 
 
-def render(contacts):
-    """The page for ``contacts`` as ``Store.dump_contacts`` returns them."""
+def render(contacts, catalog=None):
+    """The page for ``contacts`` as ``Store.dump_contacts`` returns them, and ``Store.catalog``."""
     if contacts:
         rows = "\n".join(_contact_row(c) for c in contacts)
         body = (
@@ -44,8 +48,20 @@ def render(contacts):
         f"<style>{_STYLE}</style></head><body>"
         "<h1>ActiveCampaign sandbox</h1>"
         f"<p class=\"sub\">Read-only view of the emulated account &middot; {count}</p>"
-        f"{body}</body></html>\n"
+        f"{body}{_hidden_in_ui(catalog or {})}</body></html>\n"
     )
+
+
+def _hidden_in_ui(catalog):
+    """A section naming fields without a relation and lists without a group, or ""."""
+    items = [f"Field {escape(f['perstag'])} (&ldquo;{escape(f['title'])}&rdquo;): no fieldRel"
+             for f in catalog.get("fields", []) if not f["relations"]]
+    items += [f"List {escape(item['stringid'])} (&ldquo;{escape(item['name'])}&rdquo;): in no user group"
+              for item in catalog.get("lists", []) if not item["groups"]]
+    if not items:
+        return ""
+    rows = "".join(f"<li>{item}</li>" for item in items)
+    return f"<h2>Hidden in AC&rsquo;s UI</h2><ul class=\"hidden-in-ui\">{rows}</ul>"
 
 
 def _contact_row(contact):

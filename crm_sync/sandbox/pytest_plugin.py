@@ -10,6 +10,11 @@ Enable in a project's root ``conftest.py``::
 - ``ac_sandbox`` (function): the same sandbox, reset before the test (fresh
   data and ids, empty log and stats, default faults), with ``.control`` set
   to a ``SandboxControl``.
+- ``ac_sandbox_empty`` (function): the same, but reset to an account with no
+  custom fields, lists or tags (a new organiser's first deploy). Inside a
+  test, ``ac_sandbox.reset(empty=True)`` or
+  ``ac_sandbox.control.reset(empty=True)`` does the same (and, like any
+  reset, restores the default faults).
 
 The defaults are AC's, including 5 requests per second; a test that is not
 about the rate limit can raise it with
@@ -39,5 +44,12 @@ def ac_sandbox_server(tmp_path_factory):
 @pytest.fixture
 def ac_sandbox(ac_sandbox_server):
     ac_sandbox_server.reset()
+    ac_sandbox_server.control = SandboxControl(ac_sandbox_server.control_url)
+    yield ac_sandbox_server
+
+
+@pytest.fixture
+def ac_sandbox_empty(ac_sandbox_server):
+    ac_sandbox_server.reset(empty=True)
     ac_sandbox_server.control = SandboxControl(ac_sandbox_server.control_url)
     yield ac_sandbox_server

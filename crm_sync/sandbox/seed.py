@@ -13,6 +13,14 @@ organisers' AC account holds). The decoys are there to catch careless clients:
 - lists with similar names (``badge-maker-attendees-old``, "Badge Maker
   Attendees (archive)") ahead of the real one, which sits past the first page.
 
+The real checkbox fields' options have values that differ from their labels
+(``veg`` / "Vegetarian"), as in real accounts (docs/activecampaign.md §11.1):
+values are what AC stores, so a client that sends labels is caught. The decoys
+and typed fields keep value = label, as fields made in AC's UI usually have.
+
+``build_empty_plan`` is the other starting point: an account with no custom
+fields, lists or tags at all, as a new organiser's first deploy meets it.
+
 Everything here is pure: given a ``random.Random`` it returns the same plan.
 """
 
@@ -20,6 +28,19 @@ import json
 import pathlib
 
 ACCOUNT_FIELDS_PATH = pathlib.Path(__file__).with_name("account-fields.json")
+
+# label -> value of the real fields' options; account-fields.json lists the
+# labels only. A label missing here keeps value = label.
+REAL_OPTION_VALUES = {
+    "DIETARY_PREFERENCES": {
+        "Vegetarian": "veg", "Vegan": "vegan", "Pescatarian": "pesc", "Gluten-free": "gf",
+        "Dairy-free": "df", "Nut allergy": "nuts", "Halal": "halal", "Kosher": "kosher",
+    },
+    "VOLUNTEER_INTERESTS": {
+        "Registration desk": "reg", "Setup and teardown": "setup", "Speaker support": "speakers",
+        "Photography": "photo", "Social media": "social", "Accessibility support": "a11y",
+    },
+}
 
 # (title, perstag, type, options). Each lookalike names the real perstag it
 # imitates, so the plan can put it in front of that field.
@@ -80,8 +101,8 @@ def build_plan(rng):
     """The catalog to insert, in insertion (hence id) order.
 
     Returns ``{"fields": [...], "lists": [...], "tags": [...]}`` where a field
-    is ``{"title", "perstag", "type", "options"}``, a list is
-    ``{"name", "stringid"}`` and a tag is ``{"tag"}``.
+    is ``{"title", "perstag", "type", "options": [{"label", "value"}]}``, a
+    list is ``{"name", "stringid"}`` and a tag is ``{"tag"}``.
     """
     account = load_account_catalog()
     return {
@@ -91,12 +112,21 @@ def build_plan(rng):
     }
 
 
-def _field(title, perstag, type_, options):
-    return {"title": title, "perstag": perstag, "type": type_, "options": list(options)}
+def build_empty_plan():
+    """An account with no custom fields, no lists and no tags."""
+    return {"fields": [], "lists": [], "tags": []}
+
+
+def _field(title, perstag, type_, labels, values=None):
+    """A planned field; ``values`` maps labels to option values (default: value = label)."""
+    values = values or {}
+    options = [{"label": label, "value": values.get(label, label)} for label in labels]
+    return {"title": title, "perstag": perstag, "type": type_, "options": options}
 
 
 def _field_plan(real_fields, rng):
-    real = [_field(f["title"], f["perstag"], f["type"], f["options"]) for f in real_fields]
+    real = [_field(f["title"], f["perstag"], f["type"], f["options"], REAL_OPTION_VALUES.get(f["perstag"]))
+            for f in real_fields]
     lookalikes = [(_field(*spec[:4]), spec[4]) for spec in _LOOKALIKE_FIELDS]
     typed = [_field(*spec) for spec in _TYPED_FIELDS]
     fillers = [

@@ -9,13 +9,15 @@ then reopen it.
 An API request goes through these steps, in order (docs/sandbox.md):
 
 1. ``down``: "503" answers 503; "refused" means the socket is closed.
-2. Auth: a missing or wrong ``Api-Token`` header gets 403.
-3. ``burst_429``, then the sliding-second rate limit: 429 with Retry-After.
-4. Latency and jitter.
-5. ``error_rate`` (5xx, not applied), ``timeout_before_write_rate`` (sleep,
+2. ``login_page``: 200 with AC's HTML login page, as for a refused key.
+3. Auth: a missing or wrong ``Api-Token`` header gets 403; then
+   ``forbidden_next`` answers 403 to a valid key.
+4. ``burst_429``, then the sliding-second rate limit: 429 with Retry-After.
+5. Latency and jitter.
+6. ``error_rate`` (5xx, not applied), ``timeout_before_write_rate`` (sleep,
    close, not applied), ``malformed`` with a ``malformed_status`` (not applied).
-6. The endpoint itself, in one store transaction.
-7. ``timeout_after_write_rate`` (applied, then sleep and close), ``malformed``
+7. The endpoint itself, in one store transaction.
+8. ``timeout_after_write_rate`` (applied, then sleep and close), ``malformed``
    without a status (applied, body replaced).
 """
 
@@ -37,7 +39,7 @@ from .control_api import ControlApi
 from .faults import FaultConfig
 from .rate_limit import SlidingWindow
 from .recorder import Recorder
-from .seed import build_plan
+from .seed import build_empty_plan, build_plan
 from .store import Store
 
 logger = logging.getLogger("crm_sync.sandbox")
@@ -50,6 +52,17 @@ _MALFORMED_BODIES = {
     "message": ("application/json", b'{"message":"An unexpected error occurred."}'),
     "errors_string": ("application/json", b'{"errors":"Request failed. Please try again later."}'),
 }
+
+# What AC sends a wrong or expired key instead of JSON: its login page, with
+# status 200 (docs/activecampaign.md §11.1). A client must not take it as success.
+_LOGIN_PAGE = (
+    b"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Log in | ActiveCampaign</title></head>"
+    b"<body><main><h1>Log in to your account</h1>"
+    b"<form method=\"post\" action=\"/admin/index.php\">"
+    b"<label>Username or email <input type=\"text\" name=\"user\"></label>"
+    b"<label>Password <input type=\"password\" name=\"password\"></label>"
+    b"<button type=\"submit\">Log in</button></form></main></body></html>"
+)
 
 
 def _error_page(status):
@@ -215,12 +228,16 @@ class Sandbox:
         finally:
             self.stop()
 
-    def reset(self, seed=None):
-        """Wipe and re-seed the data (new ids, never reused), clear log, stats and faults."""
+    def reset(self, seed=None, empty=False):
+        """Wipe and re-seed the data (new ids, never reused), clear log, stats and faults.
+
+        ``empty=True`` starts from an account with no custom fields, lists or
+        tags, as a new organiser's first deploy meets it.
+        """
         self._apply_down(lambda: self.faults.reset())
         rng = random.Random(seed)
         with self.store.transaction():
-            self.store.wipe_and_seed(build_plan(rng), rng)
+            self.store.wipe_and_seed(build_empty_plan() if empty else build_plan(rng), rng)
         self.recorder.clear()
         self.limiter.clear()
         self.bulk.clear()
@@ -296,7 +313,7 @@ class Sandbox:
             status, data = self.control_api.handle(handler.command, path, query, body)
             handler.answer_json(status, data)
         elif path == "/" and handler.command == "GET":
-            html = page.render(self.dump_contacts())
+            html = page.render(self.dump_contacts(), self.catalog())
             handler.answer(200, html.encode(), "text/html; charset=utf-8")
         elif on_main and path.startswith("/api/3/"):
             self._api_request(handler, path, query, body)
@@ -332,9 +349,13 @@ class Sandbox:
             return reply_raw(503, "text/html; charset=utf-8", _error_page(503).encode(), "down")
         if down == "refused":  # a kept-alive connection that outlived the listener
             return hang_up("down", 0)
+        if faults.get("login_page"):
+            return reply_raw(200, "text/html; charset=utf-8", _LOGIN_PAGE, "login_page")
         token = handler.headers.get("Api-Token") or ""
         if not hmac.compare_digest(token.encode(), self._api_key.encode()):
             return reply_json(403, {"message": "Forbidden"})
+        if faults.take_forbidden():
+            return reply_json(403, {"message": "Forbidden"}, "forbidden")
         retry_after = (("Retry-After", str(faults.get("retry_after"))),)
         if faults.burst_hit():
             return reply_json(429, {"message": "Too Many Requests"}, "burst_429", retry_after)

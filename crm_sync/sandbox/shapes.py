@@ -53,34 +53,45 @@ def field_value(row, base):
     }
 
 
-def field(row, option_ids, base):
+def _flag(value):
+    """A 0/1 column as AC writes it in field rows: a string."""
+    return "1" if value else "0"
+
+
+def field(row, option_ids, rel_ids, base):
     field_id = str(row["id"])
     return {
         "title": row["title"],
-        "descript": None,
+        "descript": row["descript"],
         "type": row["type"],
-        "isrequired": "0",
+        "isrequired": _flag(row["isrequired"]),
         "perstag": row["perstag"],
-        "defval": None,
+        "defval": row["defval"],
         "show_in_list": "0",
         "rows": "0",
         "cols": "0",
-        "visible": "1",
+        "visible": _flag(row["visible"]),
         "service": "",
         "ordernum": str(row["ordernum"]),
         "cdate": row["cdate"],
         "udate": row["cdate"],
         "options": [str(i) for i in option_ids],
-        # Every seeded field is related to all lists (relid 0); its fieldRel
-        # shares the field's id, which is enough for a read-only catalog.
-        "relations": [field_id],
+        "relations": [str(i) for i in rel_ids],
         "links": {"options": f"{base}/fields/{field_id}/options", "relations": f"{base}/fields/{field_id}/relations"},
         "id": field_id,
     }
 
 
-def field_rel(field_id):
-    return {"field": str(field_id), "relid": "0", "dorder": "0", "cdate": None, "links": [], "id": str(field_id)}
+def field_rel(row):
+    """A fieldRel as ``GET /fields`` sideloads it (every value a string)."""
+    return {"field": str(row["field_id"]), "relid": str(row["relid"]), "dorder": "0", "cdate": row["cdate"],
+            "links": [], "id": str(row["id"])}
+
+
+def created_field_rel(row):
+    """A fieldRel as ``POST /fieldRels`` answers it: AC echoes ``field`` and ``relid`` as numbers."""
+    return {"relid": row["relid"], "field": row["field_id"], "cdate": row["cdate"], "links": [],
+            "id": str(row["id"])}
 
 
 def field_option(row, base):
@@ -89,7 +100,7 @@ def field_option(row, base):
         "orderid": row["orderid"],
         "value": row["value"],
         "label": row["label"],
-        "isdefault": 0,
+        "isdefault": row["isdefault"],
         "cdate": row["cdate"],
         "udate": row["cdate"],
         "links": {"field": f"{base}/fieldOptions/{row['id']}/field"},
@@ -131,6 +142,9 @@ def mailing_list(row, base):
         "userid": "1",
         "name": row["name"],
         "cdate": row["cdate"],
+        "udate": row["cdate"],
+        "sender_url": row["sender_url"],
+        "sender_reminder": row["sender_reminder"],
         "private": "0",
         "optinoptout": "1",
         "links": {"contactGoalLists": f"{base}/lists/{list_id}/contactGoalLists",
@@ -140,7 +154,19 @@ def mailing_list(row, base):
     }
 
 
-def contact_list(row, base):
+def list_group(row, base):
+    """A listGroup as ``POST /listGroups`` answers it: ``list`` and ``group`` are numbers."""
+    row_id = str(row["id"])
+    return {
+        "list": row["list_id"],
+        "group": row["group_id"],
+        "links": {"list": f"{base}/listGroups/{row_id}/list", "group": f"{base}/listGroups/{row_id}/group"},
+        "id": row_id,
+    }
+
+
+def contact_list(row, base, status_as_number=False):
+    """A contactList; ``POST /contactLists`` answers ``status`` as a number (§11.1), reads as a string."""
     row_id = str(row["id"])
     return {
         "contact": str(row["contact_id"]),
@@ -149,7 +175,7 @@ def contact_list(row, base):
         "seriesid": "0",
         "sdate": row["sdate"],
         "udate": row["udate"],
-        "status": str(row["status"]),
+        "status": row["status"] if status_as_number else str(row["status"]),
         "responder": "1",
         "sync": "0",
         "unsubreason": None,

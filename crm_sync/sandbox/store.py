@@ -26,8 +26,15 @@ except Exception:  # no tz database on this machine: a fixed offset will do
 # Data tables, wiped by a reset. ``counters`` is deliberately not among them.
 _DATA_TABLES = (
     "bulk_batches", "contact_lists", "contact_tags", "field_values", "contacts",
-    "field_options", "fields", "tags", "lists",
+    "field_options", "field_rels", "fields", "tags", "list_groups", "lists",
 )
+# Id kinds; each jumps ahead by a random offset on every seed.
+_ID_KINDS = ("contact", "field", "field_option", "field_rel", "field_value", "tag",
+             "contact_tag", "list", "list_group", "contact_list")
+# relid 0: a field related to all lists, as fields made in AC's UI are.
+ALL_LISTS = 0
+# The user group AC puts lists made in its UI in (3 = the admin group by default).
+ADMIN_GROUP = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (kind TEXT PRIMARY KEY, last INTEGER NOT NULL);
@@ -38,10 +45,15 @@ CREATE TABLE IF NOT EXISTS contacts (
     automations_excluded INTEGER);
 CREATE TABLE IF NOT EXISTS fields (
     id INTEGER PRIMARY KEY, title TEXT NOT NULL, perstag TEXT NOT NULL UNIQUE,
-    type TEXT NOT NULL, ordernum INTEGER NOT NULL, cdate TEXT NOT NULL);
+    type TEXT NOT NULL, ordernum INTEGER NOT NULL, cdate TEXT NOT NULL,
+    descript TEXT, defval TEXT, isrequired INTEGER NOT NULL DEFAULT 0, visible INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS field_options (
     id INTEGER PRIMARY KEY, field_id INTEGER NOT NULL, label TEXT NOT NULL,
-    value TEXT NOT NULL, orderid INTEGER NOT NULL, cdate TEXT NOT NULL);
+    value TEXT NOT NULL, orderid INTEGER NOT NULL, cdate TEXT NOT NULL,
+    isdefault INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS field_rels (
+    id INTEGER PRIMARY KEY, field_id INTEGER NOT NULL, relid INTEGER NOT NULL, cdate TEXT NOT NULL,
+    UNIQUE (field_id, relid));
 CREATE TABLE IF NOT EXISTS field_values (
     id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, field_id INTEGER NOT NULL,
     value TEXT NOT NULL, cdate TEXT NOT NULL, udate TEXT NOT NULL,
@@ -53,15 +65,39 @@ CREATE TABLE IF NOT EXISTS contact_tags (
     id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, tag_id INTEGER NOT NULL,
     cdate TEXT NOT NULL, UNIQUE (contact_id, tag_id));
 CREATE TABLE IF NOT EXISTS lists (
-    id INTEGER PRIMARY KEY, name TEXT NOT NULL, stringid TEXT NOT NULL UNIQUE, cdate TEXT NOT NULL);
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, stringid TEXT NOT NULL UNIQUE, cdate TEXT NOT NULL,
+    sender_url TEXT NOT NULL DEFAULT '', sender_reminder TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS list_groups (
+    id INTEGER PRIMARY KEY, list_id INTEGER NOT NULL, group_id INTEGER NOT NULL, cdate TEXT NOT NULL,
+    UNIQUE (list_id, group_id));
 CREATE TABLE IF NOT EXISTS contact_lists (
     id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, list_id INTEGER NOT NULL,
     status INTEGER NOT NULL, sourceid INTEGER NOT NULL, sdate TEXT NOT NULL, udate TEXT NOT NULL,
     UNIQUE (contact_id, list_id));
 CREATE TABLE IF NOT EXISTS bulk_batches (
     id TEXT PRIMARY KEY, status TEXT NOT NULL, contacts TEXT NOT NULL, due_at REAL NOT NULL,
-    success TEXT, failure TEXT);
+    success TEXT, failure TEXT,
+    queued_at REAL NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'completed',
+    info_seen INTEGER NOT NULL DEFAULT 0);
 """
+
+# Columns added since the first release: a sandbox file made before them gets
+# them on open, so a developer's stored contacts survive an upgrade.
+_ADDED_COLUMNS = (
+    ("fields", "descript", "TEXT"),
+    ("fields", "defval", "TEXT"),
+    ("fields", "isrequired", "INTEGER NOT NULL DEFAULT 0"),
+    ("fields", "visible", "INTEGER NOT NULL DEFAULT 1"),
+    ("field_options", "isdefault", "INTEGER NOT NULL DEFAULT 0"),
+    ("lists", "sender_url", "TEXT NOT NULL DEFAULT ''"),
+    ("lists", "sender_reminder", "TEXT NOT NULL DEFAULT ''"),
+    ("bulk_batches", "queued_at", "REAL NOT NULL DEFAULT 0"),
+    ("bulk_batches", "outcome", "TEXT NOT NULL DEFAULT 'completed'"),
+    ("bulk_batches", "info_seen", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+# A batch not yet processed; the other statuses are import/info's final words.
+PENDING = "queued"
 
 
 def now_text():
@@ -90,6 +126,13 @@ class Store:
         # every request wait for an fsync (~40 ms).
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self):
+        for table, column, declaration in _ADDED_COLUMNS:
+            present = {row["name"] for row in self.db.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self.db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     def close(self):
         with self.lock:
@@ -118,36 +161,36 @@ class Store:
         return new
 
     def is_seeded(self):
-        return self.db.execute("SELECT COUNT(*) FROM fields").fetchone()[0] > 0
+        """Whether this file was ever seeded.
+
+        The id counters tell, not the fields: a reset never wipes the
+        counters, and an empty account (no fields at all) is seeded too.
+        """
+        return self.db.execute("SELECT COUNT(*) FROM counters").fetchone()[0] > 0
 
     def wipe_and_seed(self, plan, rng):
         """Replace all data with ``plan`` (from ``seed.build_plan``), under fresh ids.
 
         Every id kind jumps ahead by a random offset, so ids differ between
         seeds, and kinds rarely share ids (a client confusing a tag id with a
-        contactTag id then fails loudly).
+        contactTag id then fails loudly). Seeded fields are related to all
+        lists and seeded lists are in the admin group, as things made in AC's
+        UI are.
         """
         for table in _DATA_TABLES:
             self.db.execute(f"DELETE FROM {table}")
-        for kind in ("contact", "field", "field_option", "field_value", "tag",
-                     "contact_tag", "list", "contact_list"):
+        for kind in _ID_KINDS:
             self.next_id(kind, rng.randint(100, 999))
-        now = now_text()
         for ordernum, field in enumerate(plan["fields"], start=1):
             field_id = self.next_id("field", rng.randint(1, 3))
-            self.db.execute(
-                "INSERT INTO fields (id, title, perstag, type, ordernum, cdate) VALUES (?, ?, ?, ?, ?, ?)",
-                (field_id, field["title"], field["perstag"], field["type"], ordernum, now))
-            for orderid, label in enumerate(field["options"], start=1):
-                # Option values equal their labels, as for fields made in AC's UI.
-                self.db.execute(
-                    "INSERT INTO field_options (id, field_id, label, value, orderid, cdate) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (self.next_id("field_option"), field_id, label, label, orderid, now))
+            self.insert_field(field["title"], field["perstag"], field["type"], ordernum, field_id=field_id)
+            self.insert_field_rel(field_id, ALL_LISTS)
+            for orderid, option in enumerate(field["options"], start=1):
+                self.insert_field_option(field_id, option["label"], option["value"], orderid)
         for item in plan["lists"]:
-            self.db.execute(
-                "INSERT INTO lists (id, name, stringid, cdate) VALUES (?, ?, ?, ?)",
-                (self.next_id("list", rng.randint(1, 3)), item["name"], item["stringid"], now))
+            list_id = self.next_id("list", rng.randint(1, 3))
+            self.insert_list(item["name"], item["stringid"], list_id=list_id)
+            self.insert_list_group(list_id, ADMIN_GROUP)
         for item in plan["tags"]:
             self.insert_tag(item["tag"], "contact", "", tag_id=self.next_id("tag", rng.randint(1, 3)))
 
@@ -205,6 +248,12 @@ class Store:
     def get_field(self, field_id):
         return self.db.execute("SELECT * FROM fields WHERE id = ?", (field_id,)).fetchone()
 
+    def find_field_by_perstag(self, perstag):
+        return self.db.execute("SELECT * FROM fields WHERE upper(perstag) = upper(?)", (perstag,)).fetchone()
+
+    def find_field_by_title_ci(self, title):
+        return self.db.execute("SELECT * FROM fields WHERE lower(title) = lower(?)", (title,)).fetchone()
+
     def list_fields(self, perstag=None, limit=20, offset=0):
         clause, args = ("WHERE perstag = ?", [perstag]) if perstag is not None else ("", [])
         total = self.db.execute(f"SELECT COUNT(*) FROM fields {clause}", args).fetchone()[0]
@@ -212,11 +261,49 @@ class Store:
             f"SELECT * FROM fields {clause} ORDER BY id LIMIT ? OFFSET ?", args + [limit, offset]).fetchall()
         return rows, total
 
+    def next_ordernum(self):
+        return self.db.execute("SELECT COALESCE(MAX(ordernum), 0) + 1 FROM fields").fetchone()[0]
+
+    def insert_field(self, title, perstag, type_, ordernum, descript=None, defval=None, isrequired=0,
+                     visible=1, field_id=None):
+        field_id = field_id or self.next_id("field")
+        self.db.execute(
+            "INSERT INTO fields (id, title, perstag, type, ordernum, cdate, descript, defval, isrequired, visible) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (field_id, title, perstag, type_, ordernum, now_text(), descript, defval, isrequired, visible))
+        return self.get_field(field_id)
+
+    def field_rels(self, field_ids):
+        marks = ",".join("?" * len(field_ids))
+        return self.db.execute(
+            f"SELECT * FROM field_rels WHERE field_id IN ({marks}) ORDER BY field_id, id", list(field_ids)).fetchall()
+
+    def find_field_rel(self, field_id, relid):
+        return self.db.execute(
+            "SELECT * FROM field_rels WHERE field_id = ? AND relid = ?", (field_id, relid)).fetchone()
+
+    def insert_field_rel(self, field_id, relid):
+        rel_id = self.next_id("field_rel")
+        self.db.execute("INSERT INTO field_rels (id, field_id, relid, cdate) VALUES (?, ?, ?, ?)",
+                        (rel_id, field_id, relid, now_text()))
+        return self.db.execute("SELECT * FROM field_rels WHERE id = ?", (rel_id,)).fetchone()
+
     def field_options(self, field_ids):
         marks = ",".join("?" * len(field_ids))
         return self.db.execute(
             f"SELECT * FROM field_options WHERE field_id IN ({marks}) ORDER BY field_id, orderid",
             list(field_ids)).fetchall()
+
+    def next_orderid(self, field_id):
+        return self.db.execute(
+            "SELECT COALESCE(MAX(orderid), 0) + 1 FROM field_options WHERE field_id = ?", (field_id,)).fetchone()[0]
+
+    def insert_field_option(self, field_id, label, value, orderid, isdefault=0):
+        option_id = self.next_id("field_option")
+        self.db.execute(
+            "INSERT INTO field_options (id, field_id, label, value, orderid, cdate, isdefault) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)", (option_id, field_id, label, value, orderid, now_text(), isdefault))
+        return self.db.execute("SELECT * FROM field_options WHERE id = ?", (option_id,)).fetchone()
 
     def option_values(self, field_id):
         return [row["value"] for row in self.field_options([field_id])]
@@ -290,6 +377,29 @@ class Store:
     def get_list(self, list_id):
         return self.db.execute("SELECT * FROM lists WHERE id = ?", (list_id,)).fetchone()
 
+    def find_list_by_stringid_ci(self, stringid):
+        return self.db.execute("SELECT * FROM lists WHERE lower(stringid) = lower(?)", (stringid,)).fetchone()
+
+    def insert_list(self, name, stringid, sender_url="", sender_reminder="", list_id=None):
+        list_id = list_id or self.next_id("list")
+        self.db.execute(
+            "INSERT INTO lists (id, name, stringid, cdate, sender_url, sender_reminder) VALUES (?, ?, ?, ?, ?, ?)",
+            (list_id, name, stringid, now_text(), sender_url, sender_reminder))
+        return self.get_list(list_id)
+
+    def list_groups_for(self, list_id):
+        return self.db.execute("SELECT * FROM list_groups WHERE list_id = ? ORDER BY id", (list_id,)).fetchall()
+
+    def find_list_group(self, list_id, group_id):
+        return self.db.execute(
+            "SELECT * FROM list_groups WHERE list_id = ? AND group_id = ?", (list_id, group_id)).fetchone()
+
+    def insert_list_group(self, list_id, group_id):
+        row_id = self.next_id("list_group")
+        self.db.execute("INSERT INTO list_groups (id, list_id, group_id, cdate) VALUES (?, ?, ?, ?)",
+                        (row_id, list_id, group_id, now_text()))
+        return self.db.execute("SELECT * FROM list_groups WHERE id = ?", (row_id,)).fetchone()
+
     def contact_lists_for(self, contact_id):
         return self.db.execute(
             "SELECT * FROM contact_lists WHERE contact_id = ? ORDER BY id", (contact_id,)).fetchall()
@@ -316,22 +426,28 @@ class Store:
 
     # -- bulk import batches ----------------------------------------------
 
-    def insert_batch(self, batch_id, contacts, due_at):
+    def insert_batch(self, batch_id, contacts, queued_at, due_at, outcome):
+        """Queue a batch; ``outcome`` (the ``bulk_outcome`` fault when queued) decides how it ends."""
         self.db.execute(
-            "INSERT INTO bulk_batches (id, status, contacts, due_at) VALUES (?, 'queued', ?, ?)",
-            (batch_id, json.dumps(contacts), due_at))
+            "INSERT INTO bulk_batches (id, status, contacts, queued_at, due_at, outcome) VALUES (?, ?, ?, ?, ?, ?)",
+            (batch_id, PENDING, json.dumps(contacts), queued_at, due_at, outcome))
 
     def get_batch(self, batch_id):
         return self.db.execute("SELECT * FROM bulk_batches WHERE id = ?", (batch_id,)).fetchone()
 
-    def due_batches(self, now):
-        return self.db.execute(
-            "SELECT * FROM bulk_batches WHERE status = 'queued' AND due_at <= ? ORDER BY due_at", (now,)).fetchall()
+    def mark_batch_seen(self, batch_id):
+        self.db.execute("UPDATE bulk_batches SET info_seen = 1 WHERE id = ?", (batch_id,))
 
-    def complete_batch(self, batch_id, success_ids, failure_emails):
+    def due_batches(self, now):
+        """Pending batches whose delay has passed; a batch meant ``never`` to finish is never due."""
+        return self.db.execute(
+            "SELECT * FROM bulk_batches WHERE status = ? AND outcome != 'never' AND due_at <= ? ORDER BY due_at",
+            (PENDING, now)).fetchall()
+
+    def finish_batch(self, batch_id, status, success_ids, failure_emails):
         self.db.execute(
-            "UPDATE bulk_batches SET status = 'completed', success = ?, failure = ? WHERE id = ?",
-            (json.dumps(success_ids), json.dumps(failure_emails), batch_id))
+            "UPDATE bulk_batches SET status = ?, success = ?, failure = ? WHERE id = ?",
+            (status, json.dumps(success_ids), json.dumps(failure_emails), batch_id))
 
     # -- whole-state views for the control API and the HTML page -----------
 
@@ -359,13 +475,21 @@ class Store:
         return contacts
 
     def catalog(self):
+        """Fields (with option values and labels, and relids), tags, and lists (with group ids)."""
         fields = self.db.execute("SELECT * FROM fields ORDER BY id").fetchall()
-        options = {}
+        options, relations, groups = {}, {}, {}
         for option in self.db.execute("SELECT * FROM field_options ORDER BY field_id, orderid"):
-            options.setdefault(option["field_id"], []).append(option["value"])
+            options.setdefault(option["field_id"], []).append(option)
+        for rel in self.db.execute("SELECT * FROM field_rels ORDER BY id"):
+            relations.setdefault(rel["field_id"], []).append(str(rel["relid"]))
+        for group in self.db.execute("SELECT * FROM list_groups ORDER BY id"):
+            groups.setdefault(group["list_id"], []).append(str(group["group_id"]))
         return {
             "fields": [{"id": str(f["id"]), "title": f["title"], "perstag": f["perstag"], "type": f["type"],
-                        "options": options.get(f["id"], [])} for f in fields],
+                        "options": [o["value"] for o in options.get(f["id"], [])],
+                        "option_labels": [o["label"] for o in options.get(f["id"], [])],
+                        "relations": relations.get(f["id"], [])} for f in fields],
             "tags": [{"id": str(t["id"]), "name": t["tag"]} for t in self.all_tags()],
-            "lists": [{"id": str(l["id"]), "name": l["name"], "stringid": l["stringid"]} for l in self.all_lists()],
+            "lists": [{"id": str(l["id"]), "name": l["name"], "stringid": l["stringid"],
+                       "groups": groups.get(l["id"], [])} for l in self.all_lists()],
         }

@@ -70,8 +70,11 @@ def text_problem(limit_key, value):
 def field_value_problem(field_type, value, option_values):
     """Why ``value`` cannot be stored in a custom field of ``field_type``, or None.
 
-    ``option_values`` are the ``value`` attributes of the field's options (for
-    the seeded fields they equal the labels). Encodings follow docs/activecampaign.md §4:
+    ``option_values`` are the ``value`` attributes of the field's options,
+    which may differ from their labels (``veg`` / "Vegetarian", as in real
+    accounts, docs/activecampaign.md §11.1). A value matching no option is
+    refused: AC stores it silently, which hides a client's mistake, so the
+    sandbox is deliberately stricter here. Encodings follow docs/activecampaign.md §4:
     checkbox/listbox take ``||A||B||``; dropdown/radio take exactly one plain
     option value; date takes a real ``YYYY-MM-DD``; datetime takes ISO 8601
     with a UTC offset.

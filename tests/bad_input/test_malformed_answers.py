@@ -31,7 +31,7 @@ class UnclearErrorMessage(AssertionError):
 
 
 FAULTS = [  # (malformed, malformed_status, the category expected)
-    ("html", None, "bad_response"),
+    # (An HTML page with 200 is a refused key, not a malformed answer: test_an_html_page_with_200_… below.)
     ("empty", None, "bad_response"),
     ("message", None, "bad_response"),
     ("errors_string", None, "bad_response"),
@@ -104,7 +104,6 @@ def inline_sync(sandbox_settings, make_user, confirm_badge):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("mode, status, category", [
-    pytest.param("html", None, "bad_response", id="html-200"),
     pytest.param("empty", None, "bad_response", id="empty-200"),
     pytest.param("message", None, "bad_response", id="message-200"),
     pytest.param("errors_string", None, "bad_response", id="errors-string-200"),
@@ -120,3 +119,13 @@ def test_each_malformed_answer_is_named_in_the_synclog(sandbox_settings, inline_
     assert (log.status, log.error_category) == ("failed", category)
     if not NAMES_WHAT_AC_SENT[mode](log.error_message):
         raise UnclearErrorMessage(f"the SyncLog says {log.error_message!r}; AC sent {mode!r}")
+
+
+@pytest.mark.django_db
+def test_an_html_page_with_200_is_a_configuration_problem_and_the_row_waits_unspent(sandbox_settings, inline_sync):
+    """How AC answers a wrong or expired key (docs/activecampaign.md §11): not an outage, not the data."""
+    sandbox_settings.control.set_faults(malformed="html", malformed_status=None, malformed_rate=1.0)
+    log = inline_sync("victim")
+    assert (log.status, log.attempt) == ("queued", 1)
+    assert "circuit breaker open (configuration)" in log.error_message
+    assert NAMES_WHAT_AC_SENT["html"](log.error_message), log.error_message

@@ -12,6 +12,7 @@ from badgemaker.accounts.models import User
 from badgemaker.badges.forms import BadgeForm
 from badgemaker.badges.models import Badge
 from crm_sync.mapping import crm_mapping
+from crm_sync.connection import make_backend
 from crm_sync.mapping import build_contact_payload
 from crm_sync.models import SyncLog
 from crm_sync.sandbox.validation import email_problem
@@ -44,6 +45,7 @@ def test_what_ac_holds_is_what_the_mapping_produced(post_and_refusal, retired_ke
     run_attempt(log.pk).follow_up
     log.refresh_from_db()
     expected = build_contact_payload(crm_mapping().load(person))
+    make_backend(offline=True).fit(expected)  # choices as the option values the account holds
 
     assert log.warnings == expected.warnings
     assert log.payload == {**expected.record(), "tags": expected.tags, "list_status": 1}

@@ -178,3 +178,17 @@ def test_a_live_success_during_the_import_queues_a_live_sync_to_compare(ac, atte
     follow_up = SyncLog.objects.get(status="queued")
     assert (follow_up.user, follow_up.trigger) == (people[0], "resync")
     assert published == [follow_up.pk]  # dispatched once the batch's transaction committed
+
+
+def test_choices_are_imported_as_the_option_values_the_account_holds(ac, attendee):
+    # The sandbox's options differ from their labels, as in real accounts.
+    people = [attendee(dietary_preferences=["vegetarian", "gluten_free", "kosher"],
+                       volunteer_interests=["accessibility", "photography"]) for _ in range(11)]
+
+    code, out, _ = resync(*since())
+
+    assert code == 0, out
+    assert endpoint_count(ac.control, "POST /import/bulk_import") == 1
+    contact = ac.control.contact(people[0].email)
+    assert contact["fields"]["DIETARY_PREFERENCES"] == "||veg||gf||kosher||"
+    assert contact["fields"]["VOLUNTEER_INTERESTS"] == "||photo||a11y||"

@@ -1,9 +1,10 @@
-"""Bulk import: limits, whole-batch rejection by index, queued then completed."""
+"""Bulk import: limits, whole-batch rejection by index, AC's statuses, how a batch ends."""
 
 import json
 import time
 
 import pytest
+import requests
 
 
 @pytest.fixture
@@ -30,20 +31,20 @@ def test_queued_then_completed_and_only_then_written(api, control, catalog, quic
     list_id = catalog.list("badge-maker-attendees")["id"]
     response = bulk(api, [
         {"email": "One@example.com", "first_name": "One", "tags": ["attendee", "Event: PyCon 2026"],
-         "fields": [{"id": int(field), "value": "||Vegan||"}], "subscribe": [{"listid": list_id}],
+         "fields": [{"id": int(field), "value": "||vegan||"}], "subscribe": [{"listid": list_id}],
          "exclude_automations": True},
         {"email": "two@example.com", "last_name": "Two"},
     ])
     assert response.status_code == 200
     body = response.json()
     assert body["Success"] == 1 and body["queued_contacts"] == 2 and body["message"] == "Contact import queued"
-    assert api.get("/import/info", params={"batchId": body["batchId"]}).json() == {"status": "queued"}
+    assert api.get("/import/info", params={"batchId": body["batchId"]}).json() == {"status": False}
     assert control.contacts() == []
     info = wait_until_completed(api, body["batchId"])
     stored = {c["email"]: c for c in control.contacts()}
     assert sorted(info["success"]) == sorted(c["id"] for c in stored.values()) and info["failure"] == []
     one = stored["One@example.com"]
-    assert one["firstName"] == "One" and one["fields"] == {"DIETARY_PREFERENCES": "||Vegan||"}
+    assert one["firstName"] == "One" and one["fields"] == {"DIETARY_PREFERENCES": "||vegan||"}
     assert sorted(one["tags"]) == ["Event: PyCon 2026", "attendee"]
     assert one["lists"] == {"badge-maker-attendees": 1}
     assert one["automations_excluded"] is True
@@ -134,10 +135,6 @@ def test_bulk_never_resubscribes_someone_who_unsubscribed(api, control, catalog,
 
 def test_import_time_failures_are_reported_under_failure_and_not_written(ac_sandbox):
     """`bulk_fail_emails`: the batch is accepted, then AC refuses those rows while importing."""
-    import time
-
-    import requests
-
     control = ac_sandbox.control
     control.set_faults(bulk_fail_emails=["Refused@example.com"], bulk_delay_seconds=0.1, rate_limit_per_second=1000)
     rows = [{"email": f"p{n}@example.com"} for n in range(3)] + [{"email": "refused@example.com"}]
@@ -151,3 +148,80 @@ def test_import_time_failures_are_reported_under_failure_and_not_written(ac_sand
     assert info["status"] == "completed"
     assert info["failure"] == ["refused@example.com"] and len(info["success"]) == 3
     assert control.contact("refused@example.com") is None
+
+
+def info(api, batch_id):
+    return api.get("/import/info", params={"batchId": batch_id}).json()
+
+
+def wait_until_final(api, batch_id, timeout=5):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        answer = info(api, batch_id)
+        if answer["status"] in ("completed", "failed", "interrupted"):
+            return answer
+        time.sleep(0.05)
+    raise AssertionError("batch never finished")
+
+
+def test_status_is_false_then_waiting_then_active_then_completed(api, control):
+    control.set_faults(bulk_delay_seconds=2.0, bulk_seconds_per_contact=0.0)
+    queued = time.time()
+    batch = bulk(api, [{"email": "w1@example.com"}, {"email": "w2@example.com"}]).json()["batchId"]
+    assert info(api, batch) == {"status": False}
+    assert info(api, batch) == {"status": "waiting"}  # the first half of the 2 s delay
+    time.sleep(max(0.0, queued + 1.4 - time.time()))
+    assert info(api, batch) == {"status": "active"}
+    assert control.contacts() == []
+    done = wait_until_final(api, batch)
+    assert done["status"] == "completed" and done["failure"] == []
+    assert sorted(done["success"]) == sorted(c["id"] for c in control.contacts())
+
+
+def test_a_batch_first_asked_about_when_done_answers_its_final_status(api, quick_bulk):
+    batch = bulk(api, [{"email": "late1@example.com"}, {"email": "late2@example.com"}]).json()["batchId"]
+    time.sleep(0.5)
+    answer = info(api, batch)
+    assert answer["status"] == "completed" and len(answer["success"]) == 2
+
+
+def test_failed_batches_write_nothing(api, control, quick_bulk):
+    control.set_faults(bulk_outcome="failed")
+    batch = bulk(api, [{"email": "f1@example.com"}, {"email": "f2@example.com"}]).json()["batchId"]
+    assert wait_until_final(api, batch) == {"status": "failed", "success": [], "failure": []}
+    assert control.contacts() == []
+
+
+def test_interrupted_batches_write_only_the_first_half(api, control, quick_bulk):
+    control.set_faults(bulk_outcome="interrupted")
+    rows = [{"email": f"i{n}@example.com"} for n in range(5)]
+    batch = bulk(api, rows).json()["batchId"]
+    answer = wait_until_final(api, batch)
+    stored = control.contacts()
+    assert [c["email"] for c in stored] == ["i0@example.com", "i1@example.com"]
+    assert answer == {"status": "interrupted", "success": [c["id"] for c in stored], "failure": []}
+
+
+def test_a_batch_that_never_finishes_stays_active(api, control, quick_bulk):
+    control.set_faults(bulk_outcome="never")
+    batch = bulk(api, [{"email": "n1@example.com"}, {"email": "n2@example.com"}]).json()["batchId"]
+    assert info(api, batch) == {"status": False}
+    time.sleep(0.6)
+    assert info(api, batch) == {"status": "active"}
+    assert control.contacts() == []
+
+
+def test_the_outcome_is_the_one_set_when_the_batch_was_queued(api, control, quick_bulk):
+    control.set_faults(bulk_outcome="failed")
+    doomed = bulk(api, [{"email": "d1@example.com"}, {"email": "d2@example.com"}]).json()["batchId"]
+    control.set_faults(bulk_outcome="completed")
+    fine = bulk(api, [{"email": "ok1@example.com"}, {"email": "ok2@example.com"}]).json()["batchId"]
+    assert wait_until_final(api, doomed)["status"] == "failed"
+    assert wait_until_final(api, fine)["status"] == "completed"
+    assert sorted(c["email"] for c in control.contacts()) == ["ok1@example.com", "ok2@example.com"]
+
+
+def test_a_tag_with_a_comma_fails_the_batch(api):
+    response = bulk(api, [{"email": "c@example.com", "tags": ["a, b"]}, {"email": "d@example.com"}])
+    assert response.status_code == 400
+    assert [r["contact"] for r in response.json()["failureReasons"]] == [0]

@@ -165,3 +165,21 @@ def test_concurrent_clients_see_consistent_state(ac_sandbox, api, control):
     assert sorted(set(statuses)) == [200, 201]
     assert statuses.count(201) == 5  # exactly one create per email, however the threads raced
     assert len(control.contacts()) == 5
+
+
+def test_sync_answer_leaves_out_field_values_when_none_were_sent(api, catalog):
+    created = api.sync(email="nofields@example.com", firstName="No")
+    assert created.status_code == 201 and "fieldValues" not in created.json()
+    badge = catalog.field("BADGE_NAME")["id"]
+    with_values = api.sync(email="nofields@example.com", fieldValues=[{"field": badge, "value": "N"}])
+    assert with_values.status_code == 200
+    assert [(v["field"], v["value"]) for v in with_values.json()["fieldValues"]] == [(badge, "N")]
+
+
+def test_an_unsupported_email_filter_returns_every_contact(api):
+    """AC ignores ``filters[email]`` (§11.1): a client must use ``email=`` and check what comes back."""
+    for name in ("first", "second", "third"):
+        api.sync(email=f"{name}@example.com")
+    body = api.get("/contacts", params={"filters[email]": "second@example.com"}).json()
+    assert body["meta"]["total"] == "3"
+    assert body["contacts"][0]["email"] == "first@example.com"

@@ -176,3 +176,52 @@ def test_the_api_is_not_served_on_the_control_port(ac_sandbox):
     response = requests.get(ac_sandbox.control_url + "/api/3/tags",
                             headers={"Api-Token": ac_sandbox.api_key}, timeout=5)
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("body", [
+    {"bulk_outcome": "maybe"}, {"login_page": "yes"}, {"login_page": 1},
+    {"forbidden_next": -1}, {"forbidden_next": 1.5}, {"forbidden_next": True},
+])
+def test_the_newer_fault_keys_are_validated_like_the_others(ac_sandbox, control, body):
+    response = requests.patch(ac_sandbox.control_url + "/_sandbox/faults", json=body, timeout=5)
+    assert response.status_code == 400 and "error" in response.json()
+    assert control.faults() == DEFAULTS
+
+
+def test_login_page_answers_every_api_request_with_200_html(ac_sandbox, api, control):
+    control.set_faults(login_page=True)
+    for response in (api.sync(email="login@example.com"), api.get("/fields"),
+                     requests.get(ac_sandbox.api_url + "/tags", timeout=5)):  # no key: the same page
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("text/html")
+        page = response.text
+        assert page.startswith("<!DOCTYPE html>") and "<title>Log in | ActiveCampaign</title>" in page
+        assert "<form" in page and 'type="password"' in page
+    assert control.contacts() == []  # nothing applied
+    assert [(e["status"], e["fault"]) for e in control.log()] == [(200, "login_page")] * 3
+    assert requests.get(ac_sandbox.control_url + "/_sandbox/health", timeout=5).json()["ok"] is True
+    control.set_faults(login_page=False)
+    assert api.sync(email="login@example.com").status_code == 201
+
+
+def test_forbidden_next_refuses_that_many_authenticated_requests(ac_sandbox, api, control):
+    control.set_faults(forbidden_next=2)
+    requests.get(ac_sandbox.api_url + "/tags", timeout=5)  # no key: its own 403, not one of the two
+    assert control.faults()["forbidden_next"] == 2
+    first = api.sync(email="later@example.com")
+    assert (first.status_code, first.json()) == (403, {"message": "Forbidden"})
+    assert control.faults()["forbidden_next"] == 1
+    assert api.get("/tags").status_code == 403
+    assert control.faults()["forbidden_next"] == 0
+    assert control.contacts() == []  # refused requests are not applied
+    assert api.sync(email="later@example.com").status_code == 201
+    assert [(e["status"], e["fault"]) for e in control.log()] == [
+        (403, None), (403, "forbidden"), (403, "forbidden"), (201, None)]
+    assert control.stats()["faults"] == {"forbidden": 2}
+
+
+def test_forbidden_next_leaves_the_control_api_alone(ac_sandbox, control):
+    control.set_faults(forbidden_next=5)
+    for _ in range(3):
+        assert control.stats()["total_requests"] == 0
+    assert control.faults()["forbidden_next"] == 5

@@ -19,6 +19,7 @@ def test_empty_page_says_so_and_explains_the_opt_in(ac_sandbox):
         assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
         assert "No contacts yet" in page.text
         assert "ticked the opt-in box" in page.text
+        assert "Hidden in AC" not in page.text  # every seeded field is related and every list grouped
 
 
 def test_page_escapes_every_value(ac_sandbox, api, catalog):

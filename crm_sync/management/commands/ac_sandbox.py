@@ -23,6 +23,9 @@ class Command(BaseCommand):
         parser.add_argument("--db", default=os.path.join("var", "ac-sandbox.sqlite3"),
                             help="SQLite file for the sandbox's state (default var/ac-sandbox.sqlite3)")
         parser.add_argument("--reset", action="store_true", help="wipe the data and re-seed before serving")
+        parser.add_argument("--empty", action="store_true",
+                            help="wipe the data and start from an account with no custom fields, lists or tags "
+                                 "(implies --reset)")
         parser.add_argument("--seed", type=int, default=None,
                             help="seed for ids and decoy order (default: random)")
         parser.add_argument("--api-key", default=None,
@@ -40,8 +43,8 @@ class Command(BaseCommand):
             if error.errno == errno.EADDRINUSE:
                 raise CommandError(f"{error.strerror}; pick another port with --port/--control-port") from None
             raise CommandError(f"cannot start the sandbox: {error}") from None
-        if options["reset"]:
-            sandbox.reset(seed=options["seed"])
+        if options["reset"] or options["empty"]:
+            sandbox.reset(seed=options["seed"], empty=options["empty"])
         key_source = "--api-key" if options["api_key"] else "ACTIVECAMPAIGN_API_KEY"
         # Never print the key itself: terminal output ends up in CI logs.
         self.stdout.write(
