@@ -185,6 +185,11 @@ class ContactState(models.Model):
         null=True, blank=True, help_text="1 subscribed, 2 unsubscribed, as last set by crm_sync.",
     )
     last_success_at = models.DateTimeField(null=True, blank=True)
+    bounced_email = models.CharField(
+        max_length=254, blank=True,
+        help_text="The address AC reported as hard-bouncing; undeliverable while the person still has it.",
+    )
+    bounced_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -256,3 +261,105 @@ class SharedState(models.Model):
 
     def __str__(self):
         return self.name
+
+
+# -- what comes back from the CRM (docs/webhooks.md) -----------------------------------
+class InboxEvent(models.Model):
+    """One event the CRM told us about: a webhook it delivered, or a change
+    the periodic pull found. Written at once, worked off by a task after
+    commit (like the outbox); the row is the guarantee nothing is lost.
+    Deduplicated on `dedup_key`, because AC delivers at least once and has
+    no event id."""
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+        PULL = "pull", "Periodic pull"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Waiting to be processed"
+        APPLIED = "applied", "Applied"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed (will be tried again)"
+
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEBHOOK)
+    event_type = models.CharField(max_length=40, help_text="AC's event name: unsubscribe, subscribe, bounce, …")
+    initiated_from = models.CharField(max_length=20, blank=True, help_text="public, admin, api or system")
+    contact_id = models.CharField("CRM contact id", max_length=32, blank=True)
+    list_id = models.CharField(max_length=32, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True, help_text="When AC says it happened (date_time).")
+    email = models.CharField(max_length=254, blank=True)
+    payload = models.JSONField(default=dict, blank=True, help_text="The event as received, keys as AC sent them.")
+    dedup_key = models.CharField(max_length=64, unique=True, help_text="sha256 of type, contact id, list and date_time.")
+    person = models.ForeignKey(
+        person_model_label(), null=True, blank=True, on_delete=models.SET_NULL, related_name="crm_inbox_events",
+    )
+    account_url = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
+    reason = models.TextField(blank=True, help_text="What processing did, or why it did nothing.")
+    attempts = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["outcome", "received_at"], name="crm_inbox_outcome_idx")]
+
+    def __str__(self):
+        return f"{self.event_type} #{self.pk} ({self.outcome})"
+
+
+class ConsentRecord(models.Model):
+    """One change of a person's consent to be emailed: which way, when,
+    where it came from, and the wording they saw. The newest `changed_at`
+    wins, whatever order records arrive in."""
+
+    class Source(models.TextChoices):
+        BADGE_PAGE = "badge_page", "The badge page"
+        ADMIN = "admin", "Staff, in the admin"
+        CRM_WEBHOOK = "crm_webhook", "The CRM (webhook)"
+        CRM_PULL = "crm_pull", "The CRM (periodic pull)"
+
+    person = models.ForeignKey(person_model_label(), on_delete=models.CASCADE, related_name="crm_consents")
+    opted_in = models.BooleanField()
+    changed_at = models.DateTimeField(help_text="When the person changed it (AC's date_time for the CRM's).")
+    source = models.CharField(max_length=12, choices=Source.choices)
+    reason = models.TextField(blank=True, help_text="The CRM's reason, where it gave one.")
+    wording = models.TextField(blank=True, help_text="The consent wording shown, for changes made on the badge page.")
+    inbox_event = models.ForeignKey(InboxEvent, null=True, blank=True, on_delete=models.SET_NULL)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{'opted in' if self.opted_in else 'opted out'} via {self.source} at {self.changed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ErasureReceipt(models.Model):
+    """A person's erasure from the CRM: queued, retried like a sync, and kept
+    afterwards as a receipt holding no personal data (who asked, when, which
+    contact id, and the CRM's answer)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        WAITING = "waiting", "Waiting (see reason)"
+        DONE = "done", "Erased"
+        FAILED = "failed", "Failed"
+
+    person_pk = models.CharField(max_length=64, help_text="The erased person's primary key, for reference only.")
+    account_url = models.CharField(max_length=255)
+    contact_id = models.CharField("CRM contact id", max_length=32, blank=True)
+    requested_by = models.CharField(max_length=150, blank=True, help_text="The staff user, or 'account deleted'.")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    answer = models.TextField(blank=True, help_text="The CRM's answer, or why it waits.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+
+    def __str__(self):
+        return f"erasure of person {self.person_pk} ({self.status})"
