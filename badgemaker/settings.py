@@ -142,7 +142,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("crm_sync_beat"))
 CELERY_TASK_ROUTES = {
     f"crm_sync.tasks.{name}": {"queue": "crm_sync_beat"}
-    for name in ("sweep", "reconcile", "poll_resync_batches", "purge_logs")
+    for name in ("sweep", "reconcile", "poll_resync_batches", "purge_logs", "sweep_inbox", "sweep_erasures",
+                 "pull_consent")
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-sync-sweep": {
@@ -155,6 +156,22 @@ CELERY_BEAT_SCHEDULE = {
     },
     "crm-sync-resync-batches": {"task": "crm_sync.tasks.poll_resync_batches", "schedule": 60.0},
     "crm-sync-purge-logs": {"task": "crm_sync.tasks.purge_logs", "schedule": crontab(hour=3, minute=30)},
+    # Inbox rows (the CRM's webhooks) the broker never took, and failed ones due again.
+    "crm-sync-sweep-inbox": {
+        "task": "crm_sync.tasks.sweep_inbox",
+        "schedule": env.float("CRM_SYNC_SWEEP_INTERVAL", default=30.0),
+    },
+    # Erasures due again: AC's monthly deletion cap (hourly), retries whose message was lost.
+    "crm-sync-sweep-erasures": {
+        "task": "crm_sync.tasks.sweep_erasures",
+        "schedule": env.float("CRM_SYNC_SWEEP_INTERVAL", default=30.0),
+    },
+    # The safety net under the webhooks: what changed on the list since the last pull
+    # (docs/webhooks.md). Its interval is also CRM_SYNC["PULL_INTERVAL"] below.
+    "crm-sync-consent-pull": {
+        "task": "crm_sync.tasks.pull_consent",
+        "schedule": env.float("CRM_SYNC_PULL_INTERVAL", default=300.0),
+    },
 }
 
 # --- crm_sync -----------------------------------------------------------
@@ -188,6 +205,15 @@ CRM_SYNC = {
     "PAUSED": env.bool("CRM_SYNC_PAUSED", default=False),
     "LOG_RETENTION_DAYS": env.int("CRM_SYNC_LOG_RETENTION_DAYS", default=90),
     "REDACT_AFTER_DAYS": env.int("CRM_SYNC_REDACT_AFTER_DAYS", default=30),
+    # An erasure AC refuses for its monthly deletion cap is tried again this often (docs/runbook.md).
+    "ERASURE_RETRY_SECONDS": env.int("CRM_SYNC_ERASURE_RETRY_SECONDS", default=3600),
+    # The CRM's webhooks (docs/webhooks.md): up to two secret tokens, comma-separated, the
+    # one to register first; and the receiver's public URL without the token ("" = from
+    # BADGEMAKER_PUBLIC_URL and crm/ below).
+    "WEBHOOK_TOKENS": env.list("CRM_SYNC_WEBHOOK_TOKENS", default=[]),
+    "WEBHOOK_URL": env("CRM_SYNC_WEBHOOK_URL", default=""),
+    # The pull asks what changed since its last run, every this many seconds (beat's schedule above).
+    "PULL_INTERVAL": env.float("CRM_SYNC_PULL_INTERVAL", default=300.0),
 }
 
 LOGGING = {

@@ -6,6 +6,8 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("badgemaker.accounts.urls")),
+    # The CRM's webhooks: /crm/webhooks/…/<token>/ (docs/webhooks.md).
+    path("crm/", include("crm_sync.urls")),
     path("", include("badgemaker.badges.urls")),
 ]
 

@@ -1,6 +1,8 @@
 """The Django admin for crm_sync: the SyncLog list and detail (read-only),
 "Retry sync", the "what changed" audit view, the dashboard, and a mixin that
-puts a person's CRM status on a host project's admin pages (docs/admin.md).
+puts a person's CRM status on a host project's admin pages (docs/admin.md);
+the erasure receipts, "Erase from AC" and "What AC holds" (erasure.py,
+docs/security.md).
 
 Every value from a person or from AC reaches the page through a template or
 `format_html`, so it is escaped; nothing here marks user data safe.
@@ -8,11 +10,12 @@ Every value from a person or from AC reaches the page through a template or
 import json
 
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.template.loader import render_to_string
@@ -20,17 +23,21 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import dashboard
+from . import dashboard, inbox
 from .connection import check_schema, contact_url, last_schema_report
+from .erasure import request_erasure, side_by_side, try_again, what_crm_holds
+from .consent import consent_history, record_form_change
 from .errors import CrmError
 from .mapping import crm_mapping
-from .models import ContactState, Schema, SyncLog
+from .models import ConsentRecord, ContactState, ErasureReceipt, InboxEvent, Schema, SyncLog
 from .outbox import queue_sync
 from .status import sync_status
 
 HISTORY_LIMIT = 20
 RETRY_PERMISSION = "crm_sync.retry_sync"
 SCHEMA_PERMISSION = "crm_sync.change_schema"
+# Requesting an erasure writes its receipt.
+ERASE_PERMISSION = "crm_sync.add_erasurereceipt"
 LIST_STATUS = {1: "subscribed", 2: "unsubscribed"}
 
 # -- reading values for display ------------------------------------------------
@@ -169,6 +176,10 @@ def person_panel(request, person, badge=None):
         "retry_url": reverse("admin:crm_sync_synclog_retry", args=[person.pk]),
         "badge": badge,
         "next": request.get_full_path(),
+        **erasure_panel(request, person),
+        "consents": consent_history(person, HISTORY_LIMIT),
+        "bounce": inbox.bounce_of(person),
+        "inbox_url": inbox_url(person.pk) if request.user.has_perm("crm_sync.view_inboxevent") else None,
     }, request=request)
 
 
@@ -196,15 +207,55 @@ class CrmStatusAdminMixin:
     def has_retry_sync_permission(self, request):
         return request.user.has_perm(RETRY_PERMISSION)
 
+    def save_model(self, request, obj, form, change):
+        """Save, and when staff changed the person's opt-in, record it as a
+        consent change made in the admin (crm_sync.consent)."""
+        super().save_model(request, obj, form, change)
+        if self.crm_person(obj) is obj:
+            record_form_change(obj, form.changed_data, source=ConsentRecord.Source.ADMIN,
+                               reason=f"changed by staff user {request.user.get_username()}")
+
     @admin.action(description="Retry CRM sync", permissions=["retry_sync"])
     def retry_crm_sync(self, request, queryset):
         queued = queue_retries((self.crm_person(obj), self.crm_badge(obj)) for obj in queryset)
         report_retries(self, request, queued)
 
+    def has_erase_from_crm_permission(self, request):
+        return request.user.has_perm(ERASE_PERMISSION)
+
+    @admin.action(description="Erase from AC", permissions=["erase_from_crm"])
+    def erase_from_crm(self, request, queryset):
+        """After a confirmation page: erase each person's contact from the
+        CRM; they stay here but are never synced again (erasure.py)."""
+        people = list({person.pk: person for person in map(self.crm_person, queryset) if person is not None}.values())
+        if request.POST.get("post") != "yes":
+            return erase_confirmation(self, request, people, form_action="",
+                                      selected=request.POST.getlist(ACTION_CHECKBOX_NAME))
+        erase_people(self, request, people)
+        return None
+
 
 # -- SyncLog ---------------------------------------------------------------------
+class RowsOfRecord:
+    """The permissions of an admin for rows crm_sync writes and staff only
+    read: no adding or editing; deleting for superusers; "retry" for staff
+    with crm_sync.retry_sync."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_retry_sync_permission(self, request):
+        return request.user.has_perm(RETRY_PERMISSION)
+
+
 @admin.register(SyncLog)
-class SyncLogAdmin(admin.ModelAdmin):
+class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
     """Read-only: rows are the record of what happened. Only superusers may
     delete one (retention deletes old rows on its own)."""
 
@@ -226,19 +277,6 @@ class SyncLogAdmin(admin.ModelAdmin):
         ("What crm_sync meant AC to hold", {"fields": ("payload_json", "warnings_json")}),
         ("Requests and AC's answers", {"fields": ("requests_json",)}),
     )
-
-    # -- permissions -------------------------------------------------------------
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_retry_sync_permission(self, request):
-        return request.user.has_perm(RETRY_PERMISSION)
 
     # -- the list --------------------------------------------------------------
     def get_queryset(self, request):
@@ -353,7 +391,7 @@ class SyncLogAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         context = {**self._context(request, "CRM sync dashboard"), **dashboard.dashboard(),
-                   "operations": sync_status(),
+                   "operations": sync_status(), "undeliverable": inbox.undeliverable_count(),
                    "schema_url": schema_url() if request.user.has_perm(SCHEMA_PERMISSION) else None}
         return TemplateResponse(request, "admin/crm_sync/dashboard.html", context)
 
@@ -456,6 +494,216 @@ class SchemaAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, f"The account cannot take every value yet: {len(report.problems)} to fix.",
                               messages.WARNING)
+
+
+# -- the inbox: what the CRM told us (crm_sync/inbox.py, docs/webhooks.md) ----------
+def inbox_url(person_id):
+    return reverse("admin:crm_sync_inboxevent_changelist") + f"?person__id__exact={person_id}"
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(RowsOfRecord, admin.ModelAdmin):
+    """Read-only: each row is an event as the CRM sent it and what
+    processing made of it. Failed rows can be processed again (with the
+    retry permission); only superusers may delete one (retention does)."""
+
+    list_display = ("received_at", "event_type", "initiated_from", "source", "person_link", "outcome", "short_reason")
+    list_filter = ("event_type", "outcome", "source", "initiated_from")
+    search_fields = ("email", "contact_id")
+    date_hierarchy = "received_at"
+    actions = ["process_again"]
+    list_select_related = ("person",)
+    readonly_fields = ("person_link", "what_it_changed", "payload_json")
+    fieldsets = (
+        (None, {"fields": ("event_type", "initiated_from", "source", "person_link", "email", "contact_id",
+                           "list_id", "outcome", "reason", "what_it_changed", "attempts")}),
+        ("Times", {"fields": ("occurred_at", "received_at", "processed_at", "redacted_at")}),
+        ("The event as the CRM sent it", {"fields": ("payload_json", "dedup_key", "account_url")}),
+    )
+
+
+    @admin.display(description="person", ordering="person")
+    def person_link(self, event):
+        url = admin_change_url(event.person)
+        return format_html('<a href="{}">{}</a>', url, event.person) if url else (event.person or "—")
+
+    @admin.display(description="reason")
+    def short_reason(self, event):
+        return event.reason if len(event.reason) <= 80 else event.reason[:79] + "…"
+
+    @admin.display(description="what it changed")
+    def what_it_changed(self, event):
+        if event.outcome != InboxEvent.Outcome.APPLIED:
+            return "nothing"
+        records = list(ConsentRecord.objects.filter(inbox_event=event).order_by("changed_at", "pk"))
+        return render_to_string("admin/crm_sync/inboxevent/what_it_changed.html",
+                                {"event": event, "records": records, "person_url": admin_change_url(event.person)})
+
+    @admin.display(description="payload")
+    def payload_json(self, event):
+        return format_html('<pre class="crm-json">{}</pre>', pretty_json(event.payload))
+
+    @admin.action(description="Process again (failed rows)", permissions=["retry_sync"])
+    def process_again(self, request, queryset):
+        queued = inbox.process_again(queryset.filter(outcome=InboxEvent.Outcome.FAILED))
+        if queued:
+            self.message_user(request, f"Queued {queued} failed row{'s' if queued != 1 else ''} to be processed again.",
+                              messages.SUCCESS)
+        else:
+            self.message_user(request, "Nothing queued: only failed rows are processed again.", messages.WARNING)
+
+
+# -- erasure and subject access (erasure.py) -----------------------------------------
+def person_model():
+    return SyncLog._meta.get_field("user").related_model
+
+
+def person_or_404(person_id):
+    try:
+        return get_object_or_404(person_model(), pk=person_id)
+    except (ValueError, ValidationError) as error:
+        raise Http404("No such person.") from error
+
+
+def may_see_holdings(user):
+    """"What AC holds" shows everything the CRM and Badge Maker hold on a
+    person: for staff who may read sync attempts (they carry the same
+    values) and view the person."""
+    opts = person_model()._meta
+    return user.has_perm("crm_sync.view_synclog") and user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
+
+
+def erasure_panel(request, person):
+    """The person panel's erasure part: the latest receipt, and the
+    "Erase from AC" and "What AC holds" links for staff allowed them."""
+    receipt = ErasureReceipt.objects.filter(person_pk=str(person.pk)).order_by("-requested_at", "-pk").first()
+    may_erase = request.user.has_perm(ERASE_PERMISSION) and (
+        receipt is None or receipt.status == ErasureReceipt.Status.FAILED)
+    return {
+        "erasure": receipt,
+        "erasure_url": admin_change_url(receipt),
+        "erase_url": reverse("admin:crm_sync_erasurereceipt_erase", args=[person.pk]) if may_erase else None,
+        "holdings_url": reverse("admin:crm_sync_erasurereceipt_holdings", args=[person.pk])
+        if may_see_holdings(request.user) else None,
+    }
+
+
+def erase_confirmation(model_admin, request, people, form_action, selected=(), next_url=""):
+    """The page that asks before erasing: what goes, what stays."""
+    context = {**model_admin.admin_site.each_context(request), "opts": model_admin.model._meta,
+               "title": "Erase from AC?", "people": [(person, admin_change_url(person)) for person in people],
+               "form_action": form_action, "selected": selected, "action_checkbox_name": ACTION_CHECKBOX_NAME,
+               "next": next_url}
+    return TemplateResponse(request, "admin/crm_sync/erase_confirm.html", context)
+
+
+def erase_people(model_admin, request, people):
+    """Request an erasure for each person, in one transaction, and say what became of each."""
+    with transaction.atomic():
+        receipts = [request_erasure(person, request.user.get_username()) for person in people]
+    if not receipts:
+        model_admin.message_user(request, "Nobody to erase.", messages.WARNING)
+        return
+    for person, receipt in zip(people, receipts):
+        if receipt.status == ErasureReceipt.Status.FAILED:
+            model_admin.message_user(request, f"{person}: {receipt.answer}", messages.ERROR)
+        elif receipt.status == ErasureReceipt.Status.DONE:
+            model_admin.message_user(request, f"{person}: {receipt.answer}. They will not be synced again.",
+                                     messages.SUCCESS)
+    queued = sum(receipt.status in (ErasureReceipt.Status.QUEUED, ErasureReceipt.Status.WAITING)
+                 for receipt in receipts)
+    if queued:
+        model_admin.message_user(
+            request, f"Erasure queued for {queued} {'person' if queued == 1 else 'people'}: their AC contact is "
+                     "deleted in the background, their sync history is redacted, and they will not be synced again.",
+            messages.SUCCESS)
+
+
+@admin.register(ErasureReceipt)
+class ErasureReceiptAdmin(admin.ModelAdmin):
+    """The receipts of erasures: read-only, holding no personal data. Also
+    serves the person pages' "Erase from AC" (`crm_sync.add_erasurereceipt`)
+    and "What AC holds" (`may_see_holdings`) (docs/admin.md)."""
+
+    list_display = ("requested_at", "person", "contact_id", "requested_by", "status", "attempts", "retry_at",
+                    "finished_at")
+    list_filter = ("status", "requested_at")
+    search_fields = ("person_pk", "contact_id", "requested_by")
+    readonly_fields = ("person", "person_pk", "account_url", "contact_id", "requested_by", "requested_at", "status",
+                       "attempts", "retry_at", "answer", "finished_at")
+    fields = readonly_fields
+    actions = ["try_again_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the receipt is the record that the erasure was asked for, and how it went
+
+    def has_erase_permission(self, request):
+        return request.user.has_perm(ERASE_PERMISSION)
+
+    @admin.display(description="person")
+    def person(self, receipt):
+        person = person_model()._default_manager.filter(pk=receipt.person_pk).first()
+        if person is None:
+            return f"{receipt.person_pk} (deleted)"
+        url = admin_change_url(person)
+        return format_html('<a href="{}">{}</a>', url, person) if url else str(person)
+
+    @admin.action(description="Try again now", permissions=["erase"])
+    def try_again_now(self, request, queryset):
+        again = try_again(queryset)
+        if again:
+            self.message_user(request, f"Queued {again} erasure(s) again.", messages.SUCCESS)
+        else:
+            self.message_user(request, "Nothing to try again: those erasures are done.", messages.WARNING)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("person/<path:person_id>/erase/", view(self.erase_view), name="crm_sync_erasurereceipt_erase"),
+            path("person/<path:person_id>/holdings/", view(self.holdings_view),
+                 name="crm_sync_erasurereceipt_holdings"),
+            *super().get_urls(),
+        ]
+
+    def erase_view(self, request, person_id):
+        """GET: the confirmation page; POST: request the erasure and go back."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        person = person_or_404(person_id)
+        next_url = request.POST.get("next") or request.GET.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, request.is_secure()):
+            next_url = admin_change_url(person) or reverse("admin:crm_sync_erasurereceipt_changelist")
+        if request.method != "POST":
+            return erase_confirmation(self, request, [person], form_action=request.path, next_url=next_url)
+        erase_people(self, request, [person])
+        return HttpResponseRedirect(next_url)
+
+    def holdings_view(self, request, person_id):
+        """What the CRM holds on the person beside what Badge Maker holds;
+        `?download=json` gives the same as a file for a subject access request."""
+        if not may_see_holdings(request.user):
+            raise PermissionDenied
+        person = person_or_404(person_id)
+        try:
+            holdings = what_crm_holds(person)
+        except (CrmError, ImproperlyConfigured) as error:
+            self.message_user(request, f"Could not read the contact from the CRM: {error}", messages.ERROR)
+            holdings = None
+        if holdings is not None and request.GET.get("download") == "json":
+            response = JsonResponse(holdings.as_json(), json_dumps_params={"indent": 2, "ensure_ascii": False})
+            response["Content-Disposition"] = f'attachment; filename="subject-access-person-{holdings.person_pk}.json"'
+            return response
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta,
+                   "title": f"What AC holds: {person}", "person": person, "person_url": admin_change_url(person),
+                   "holdings": holdings, "rows": side_by_side(holdings) if holdings else [],
+                   "crm_json": pretty_json(holdings.as_json()["crm"]) if holdings else ""}
+        return TemplateResponse(request, "admin/crm_sync/holdings.html", context)
 
 
 # The admin index links to the dashboard through its template, unless the

@@ -8,6 +8,7 @@ class CrmSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks, signals, tasks  # noqa: F401  (checks and tasks register on import)
+        from . import checks, signals, tasks, webhooks  # noqa: F401  (checks and tasks register on import)
 
         signals.connect()
+        webhooks.hide_tokens_from_logs()

@@ -1,10 +1,12 @@
 """System checks: dangerous or missing configuration, flagged at startup."""
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.checks import Error, Warning, register
 from django.db import DatabaseError
 
-from .conf import DASHBOARD_DAYS, REQUIRED, ac_account, crm_setting, missing_settings
+from .conf import DASHBOARD_DAYS, REQUIRED, ac_account, crm_setting, missing_settings, webhook_tokens
 from .connection import account_url_problem, stored_schema_report
 from .mapping import crm_mapping
 from .schema import MISSING_OPTIONS
@@ -98,3 +100,44 @@ def check_account_schema(app_configs, **kwargs):
              "(docs/runbook.md).",
         id="crm_sync.W005",
     )]
+
+
+# -- the webhook receiver's tokens (docs/webhooks.md) ---------------------------------------
+# 22 characters of the URL-safe alphabet (64 symbols, 6 bits each) hold 132
+# bits: the least that can carry 128 bits of randomness. The alphabet is also
+# all the receiver's URL accepts.
+WEBHOOK_TOKEN_MIN_LENGTH = 22
+WEBHOOK_TOKEN_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+GENERATE_TOKEN = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+@register()
+def check_webhook_tokens(app_configs, **kwargs):
+    """Each token long and random enough to be the receiver's only lock (AC
+    signs nothing), at most two (the one in use and the one being rotated
+    out), and never sent over plain HTTP. Messages never show a token."""
+    tokens = webhook_tokens()
+    problems = []
+    if len(tokens) > 2:
+        problems.append(Error(
+            f"CRM_SYNC['WEBHOOK_TOKENS'] holds {len(tokens)} tokens: at most two are valid at once "
+            f"(the current one first, the one being rotated out second).",
+            hint="Remove the oldest (docs/webhooks.md, rotation).", id="crm_sync.E010",
+        ))
+    for number, token in enumerate(tokens, 1):
+        if len(token) < WEBHOOK_TOKEN_MIN_LENGTH or not set(token) <= WEBHOOK_TOKEN_ALPHABET:
+            problems.append(Error(
+                f"Webhook token {number} is too weak or has characters a URL can't carry: it needs at least "
+                f"{WEBHOOK_TOKEN_MIN_LENGTH} characters of A-Z, a-z, 0-9, '-' and '_' (128 bits); "
+                f"it has {len(token)} characters.",
+                hint=f"Generate one with: {GENERATE_TOKEN}", id="crm_sync.E011",
+            ))
+    url = crm_setting("WEBHOOK_URL") or crm_setting("PUBLIC_BASE_URL")
+    parts = urlsplit(url or "")
+    if tokens and parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        problems.append(Warning(
+            "The webhook receiver's public URL is plain http: the token, its only lock, would cross the "
+            "network readable by anyone on the way.",
+            hint="Serve it over https (CRM_SYNC['WEBHOOK_URL'] or PUBLIC_BASE_URL).", id="crm_sync.W010",
+        ))
+    return problems

@@ -84,7 +84,36 @@ DEFAULTS = {
     "LOG_RETENTION_DAYS": 90,
     "REDACT_AFTER_DAYS": 30,
     "PURGE_BATCH_SIZE": 500,
+    # -- the safety net under the webhooks: the pull (crm_sync/pull.py, docs/webhooks.md) --
+    # Every this many seconds beat asks the CRM which contacts' status on the
+    # list changed since the last pull: an unsubscribe whose webhook was lost
+    # arrives within one interval. The host's beat schedule runs it this often.
+    "PULL_INTERVAL": 300.0,
+    # The pull's low-priority share of RATE_LIMIT_PER_SECOND: the live syncs
+    # keep the rest whatever the pull does.
+    "PULL_RATE_SHARE": 0.2,
+    # A pull request whose slot is further away than this stops the pull;
+    # the next one carries on from the same point.
+    "PULL_MAX_WAIT": 30.0,
+    # -- erasure (crm_sync/erasure.py, docs/runbook.md) ------------------------
+    # An erasure the CRM refuses for a configuration reason (its monthly cap
+    # on deletions, a refused key) is tried again this often until it goes.
+    "ERASURE_RETRY_SECONDS": 3600,
+    # -- what the CRM tells us: the webhook receiver (docs/webhooks.md) ------
+    # The secret path segments the receiver accepts: at most two at once, so
+    # that a token can be rotated without losing an event; the first is the
+    # one registered with the CRM. Each at least 22 URL-safe characters
+    # (128 bits; `secrets.token_urlsafe(32)` gives 43). None: every
+    # delivery gets a 404.
+    "WEBHOOK_TOKENS": [],
+    # The receiver's public URL without the token, as the CRM must post to it
+    # (`crm_webhooks register`); "" means PUBLIC_BASE_URL plus the path where
+    # the host project includes crm_sync.urls.
+    "WEBHOOK_URL": "",
 }
+
+# Where the receiver lives inside crm_sync.urls: `<this><token>/`.
+WEBHOOK_PATH = "webhooks/activecampaign/"
 
 
 # The admin dashboard's longest window; retention must keep at least this much.
@@ -118,6 +147,15 @@ def record_model_label():
 
 def person_model_label():
     return crm_setting("PERSON_MODEL") or settings.AUTH_USER_MODEL
+
+
+def webhook_tokens():
+    """The webhook tokens configured, blanks left out (an empty environment
+    variable gives [""])."""
+    tokens = crm_setting("WEBHOOK_TOKENS") or []
+    if isinstance(tokens, str):
+        tokens = tokens.split(",")
+    return [str(token).strip() for token in tokens if str(token).strip()]
 
 
 def ac_account():

@@ -9,30 +9,36 @@ from .activecampaign.schema import AccountSchema, stored_report
 from .catalog import DatabaseCatalogStore
 from .conf import ac_account, crm_setting
 from .errors import ConfigurationError
-from .limiter import AccountRateLimiter, PatientLimiter
+from .limiter import AccountRateLimiter, PatientLimiter, ShareLimiter
 from .mapping import crm_mapping
 from .schema import ListNeed, last_report, needs_of
 
 
-def make_client(*, breaker=None, patient=False, on_request=None):
+def make_client(*, breaker=None, patient=False, share=None, on_request=None):
     """A client for the configured account.
 
     `breaker`: a CircuitBreaker to consult before each request (the live
     sync's); commands go without one and report failures themselves.
     `patient`: wait out the account's rate limit however long it takes (a
     command); otherwise a long wait raises RateLimitWait for the caller to
-    reschedule (a worker). `on_request` hears of every request (the client's
-    docstring). Raises ConfigurationError when the URL or key is unusable.
+    reschedule (a worker). `share`: a background job's low-priority share of
+    the account's rate, a fraction (limiter.ShareLimiter; the consent pull).
+    `on_request` hears of every request (the client's docstring). Raises
+    ConfigurationError when the URL or key is unusable.
     """
     account_url, api_key = ac_account()
     limiter = AccountRateLimiter(account_url)
+    if share is not None:
+        limiter = ShareLimiter(limiter, share, patience=crm_setting("PULL_MAX_WAIT"))
+    elif patient:
+        limiter = PatientLimiter(limiter)
     return ActiveCampaignClient(
         account_url, api_key,
         connect_timeout=crm_setting("CONNECT_TIMEOUT"),
         read_timeout=crm_setting("READ_TIMEOUT"),
         retry_after_max_wait=crm_setting("RETRY_AFTER_MAX_WAIT"),
         body_limit=crm_setting("LOG_BODY_LIMIT"),
-        limiter=PatientLimiter(limiter) if patient else limiter,
+        limiter=limiter,
         breaker=breaker,
         on_request=on_request,
     )
@@ -49,7 +55,7 @@ def backend_class():
     return ActiveCampaignBackend
 
 
-def make_backend(*, breaker=None, patient=False, on_request=None, offline=False):
+def make_backend(*, breaker=None, patient=False, share=None, on_request=None, offline=False):
     """The configured CRM account as a crm.CrmBackend (make_client's arguments).
 
     `offline`: one that never contacts the CRM nor writes anything (the
@@ -60,7 +66,7 @@ def make_backend(*, breaker=None, patient=False, on_request=None, offline=False)
     if offline:
         return ActiveCampaignBackend(None, StoredIds(DatabaseCatalogStore(account_url)), crm_setting("LIST_STRINGID"),
                                      account_url=account_url)
-    client = make_client(breaker=breaker, patient=patient, on_request=on_request)
+    client = make_client(breaker=breaker, patient=patient, share=share, on_request=on_request)
     return ActiveCampaignBackend(client, make_catalog(client), crm_setting("LIST_STRINGID"), account_url=account_url)
 
 

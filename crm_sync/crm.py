@@ -142,8 +142,44 @@ class CrmBackend(Protocol):
         """The CRM's id for the custom field `name` if already looked up,
         without asking the CRM; "" otherwise (the dry run shows it)."""
 
-    def erase(self, contact_id) -> None:
-        """Delete the contact from the account."""
+    # -- erasure and subject access (crm_sync/erasure.py) ----------------------
+    def erase(self, contact_id) -> bool:
+        """Delete the contact from the account: True if the CRM deleted it
+        now, False if it had no such contact (already erased). A cap on
+        deletions the account has reached raises ConfigurationError."""
+
+    def contact_snapshot(self, contact_id) -> dict:
+        """Everything the account holds on one contact that crm_sync can
+        read, for a subject access request: {"contact": the CRM's contact
+        attributes, "field_values": [{"field", "perstag", "title", "value"}],
+        "tags": [{"id", "name"}], "lists": [{"id", "stringid", "name",
+        "status"}]}. Raises NotFound when the CRM has no such contact."""
+
+    # -- what comes back: list status, changes, webhooks (crm_sync/pull.py, crm_webhooks) --
+    def list_id(self) -> str:
+        """The CRM's id for our list (`CRM_SYNC["LIST_STRINGID"]`)."""
+
+    def list_status(self, contact_id) -> int | None:
+        """The contact's status on our list as the CRM holds it now:
+        SUBSCRIBED, UNSUBSCRIBED (a CRM's other statuses as it numbers them),
+        or None when not on the list. Raises NotFound when the CRM has no
+        such contact."""
+
+    def changed_list_members(self, since):
+        """Iterate over the contacts on our list whose status changed after
+        `since` (aware datetime): dicts of "contact_id", "email", "status"
+        (SUBSCRIBED or UNSUBSCRIBED), "changed_at" (aware datetime, at or
+        after the change) and "list_id". May repeat a change already seen."""
+
+    def webhooks(self) -> list:
+        """The account's webhooks: dicts of "id", "name", "url" (it holds the
+        receiver's token: never show it as is), "events", "sources", "list_id"."""
+
+    def add_webhook(self, name, url, events, sources, list_id) -> str:
+        """Register a webhook; returns its id."""
+
+    def remove_webhook(self, webhook_id) -> None:
+        """Delete a webhook; one already gone counts as removed."""
 
     def close(self) -> None:
         """Release the connection."""

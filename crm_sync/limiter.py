@@ -55,3 +55,34 @@ class PatientLimiter:
                 return self.limiter.wait_for_slot()
             except RateLimitWait as wait:
                 self.sleep(min(wait.wait, 1.0))
+
+
+class ShareLimiter:
+    """A background job's share of the account's rate (the consent pull,
+    pull.py): at most `share` × RATE_LIMIT_PER_SECOND requests a second,
+    counted on a rate of its own, and each one also takes its turn on the
+    account-wide rate like any other request.
+
+    The live syncs therefore keep at least (1 − share) of the account's
+    rate whatever the job does, and the job still gets its share when
+    they keep the account busy. A slot more than `patience` seconds away
+    raises RateLimitWait: the job stops and its next run carries on."""
+
+    def __init__(self, limiter, share, *, patience, sleep=time.sleep):
+        self.limiter = limiter
+        self.name = f"{limiter.name} share"
+        self.interval = limiter.interval / share
+        self.patience = patience
+        self.sleep = sleep
+
+    def wait_for_slot(self):
+        deadline = time.monotonic() + self.patience
+        self._take(self.name, self.interval, deadline)
+        self._take(self.limiter.name, self.limiter.interval, deadline)
+
+    def _take(self, name, interval, deadline):
+        wait, reserved = backend().reserve_slot(name, interval, max(deadline - time.monotonic(), 0.0))
+        if not reserved:
+            raise RateLimitWait(wait)
+        if wait > 0:
+            self.sleep(wait)

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass
 from itertools import islice
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import CharField, Exists, OuterRef, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .attempts import Ran, run_attempt
@@ -22,7 +23,7 @@ from .conf import ac_account, crm_setting
 from .connection import make_backend
 from .importer import MAX_BATCH_SIZE, BulkSender, Tally, poll_open_batches
 from .mapping import crm_mapping
-from .models import ContactState, SyncLog
+from .models import ContactState, ErasureReceipt, SyncLog
 from .outbox import dispatch
 from .sync import Action, Reason, plan
 
@@ -92,6 +93,9 @@ def select_people(options, account_url, mapping=None):
     if options.missing:
         in_ac = ContactState.objects.filter(account_url=account_url, sent__isnull=False).values("user_id")
         people = people.filter(mapping.opted_in_filter()).exclude(pk__in=in_ac)
+    # Erased at their request: never sent again, and not even listed (a skipped row would keep their email).
+    erased = ErasureReceipt.objects.filter(account_url=account_url, person_pk=Cast(OuterRef("pk"), CharField()))
+    people = people.exclude(Exists(erased))
     importing = (SyncLog.objects.filter(status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, user__isnull=False)
                  .exclude(batch_id="").values("user_id"))
     return people.exclude(pk__in=importing).order_by("pk"), people.filter(pk__in=importing)

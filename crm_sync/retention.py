@@ -1,5 +1,7 @@
 """Keeping SyncLog in check: blank the personal values of old rows, and
-delete rows older still.
+delete rows older still. The inbox (InboxEvent: what the CRM told us) holds
+personal data too and is kept the same way: its rows are redacted and
+deleted on the same schedule, once processed.
 
 Two rows are never touched: an attempt still `queued` or `running` (the
 outbox and the workers own it), and each person's latest successful attempt
@@ -16,15 +18,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from .conf import crm_setting
-from .models import SyncLog
+from .models import InboxEvent, SyncLog
 
 REDACTED = ""
+# What `redact` blanks in a SyncLog row, for the caller's save or bulk_update.
+REDACTED_FIELDS = ["email", "payload", "requests", "warnings", "error_message", "redacted_at"]
 
 
 @dataclass
 class PurgeResult:
     deleted: int = 0
     redacted: int = 0
+    inbox_deleted: int = 0
+    inbox_redacted: int = 0
 
 
 def purge_old_logs(older_than_days=None, redact_after_days=None, dry_run=False):
@@ -42,9 +48,16 @@ def purge_old_logs(older_than_days=None, redact_after_days=None, dry_run=False):
     doomed = SyncLog.objects.expendable(delete_before)
     # Rows about to be deleted need no redaction first.
     to_redact = SyncLog.objects.expendable(redact_before).filter(redacted_at__isnull=True, created_at__gte=delete_before)
+    # Inbox rows still waiting to be processed are the sweep's, whatever their age.
+    processed_events = InboxEvent.objects.exclude(outcome=InboxEvent.Outcome.PENDING)
+    doomed_events = processed_events.filter(received_at__lt=delete_before)
+    events_to_redact = processed_events.filter(received_at__lt=redact_before, received_at__gte=delete_before,
+                                               redacted_at__isnull=True)
     if dry_run:
-        return PurgeResult(deleted=doomed.count(), redacted=to_redact.count())
-    return PurgeResult(deleted=_delete(doomed), redacted=_redact(to_redact, now))
+        return PurgeResult(deleted=doomed.count(), redacted=to_redact.count(),
+                           inbox_deleted=doomed_events.count(), inbox_redacted=events_to_redact.count())
+    return PurgeResult(deleted=_delete(doomed), redacted=_redact(to_redact, now),
+                       inbox_deleted=_delete_events(doomed_events), inbox_redacted=_redact_events(events_to_redact, now))
 
 
 def _batches(queryset):
@@ -66,6 +79,28 @@ def _delete(queryset):
     return deleted
 
 
+def _delete_events(queryset):
+    """Delete inbox rows in batches. Their consent records stay (they are
+    the person's consent history), without the link to the row."""
+    deleted = 0
+    for ids in _batches(queryset):
+        with transaction.atomic():
+            deleted += InboxEvent.objects.filter(pk__in=ids).exclude(outcome=InboxEvent.Outcome.PENDING).delete()[0]
+    return deleted
+
+
+def _redact_events(queryset, now):
+    redacted = 0
+    for ids in _batches(queryset):
+        with transaction.atomic():
+            events = list(InboxEvent.objects.select_for_update().filter(pk__in=ids))
+            for event in events:
+                redact_event(event, now)
+            InboxEvent.objects.bulk_update(events, REDACTED_EVENT_FIELDS)
+            redacted += len(events)
+    return redacted
+
+
 def _redact(queryset, now):
     redacted = 0
     for ids in _batches(queryset):
@@ -73,9 +108,7 @@ def _redact(queryset, now):
             rows = list(SyncLog.objects.select_for_update().filter(pk__in=ids).finished())
             for row in rows:
                 redact(row, now)
-            SyncLog.objects.bulk_update(
-                rows, ["email", "payload", "requests", "warnings", "error_message", "redacted_at"],
-            )
+            SyncLog.objects.bulk_update(rows, REDACTED_FIELDS)
             redacted += len(rows)
     return redacted
 
@@ -105,6 +138,20 @@ def redact(row, now=None):
     row.warnings = [str(warning).partition(":")[0] + ": (redacted)" for warning in (row.warnings or [])]
     row.error_message = REDACTED
     row.redacted_at = now or timezone.now()
+
+
+# What `redact_event` blanks in an InboxEvent row.
+REDACTED_EVENT_FIELDS = ["email", "payload", "reason", "redacted_at"]
+
+
+def redact_event(event, now=None):
+    """Blank an inbox row's personal values in place, keeping the keys of
+    the event as the CRM sent it and every type, id, outcome and time. The
+    reason goes too: it may quote what the event said. The caller saves it."""
+    event.email = REDACTED
+    event.payload = blank_values(event.payload)
+    event.reason = "(redacted)" if event.reason else REDACTED
+    event.redacted_at = now or timezone.now()
 
 
 def blank_values(data):

@@ -1,9 +1,12 @@
 """Receivers: a confirmed record, or a change to a person who has one,
-queues a sync. They only hand off; no CRM call, no waiting."""
+queues a sync; a deleted person is erased from the CRM. They only hand
+off; no CRM call, no waiting (but for the one lookup an erasure may need,
+erasure.request_erasure)."""
 from django.apps import apps
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_delete
 
 from .conf import person_model_label, record_model_label
+from .erasure import ACCOUNT_DELETED, request_erasure
 from .mapping import crm_mapping
 from .outbox import queue_sync
 
@@ -27,8 +30,17 @@ def person_saved(sender, instance, created=False, raw=False, update_fields=None,
         queue_sync(instance, badge=record)
 
 
+def person_deleted(sender, instance, **kwargs):
+    """Before the person's row goes (while their contact id and email are
+    still known), and in the deletion's transaction: if it rolls back, so
+    does the erasure request."""
+    request_erasure(instance, ACCOUNT_DELETED, leaving=True)
+
+
 def connect():
     post_save.connect(record_saved, sender=apps.get_model(record_model_label()),
                       dispatch_uid="crm_sync_record_saved")
     post_save.connect(person_saved, sender=apps.get_model(person_model_label()),
                       dispatch_uid="crm_sync_person_saved")
+    pre_delete.connect(person_deleted, sender=apps.get_model(person_model_label()),
+                       dispatch_uid="crm_sync_person_deleted")

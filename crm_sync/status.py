@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from .breaker import CircuitBreaker
 from .conf import ac_account
-from .models import SyncLog
+from .models import ErasureReceipt, SyncLog
 from .attempts import pause_state
 
 
@@ -25,4 +25,21 @@ def sync_status():
         "running": SyncLog.objects.filter(status=SyncLog.Status.RUNNING).count(),
         "oldest_queued_seconds": round((now - oldest).total_seconds()) if oldest else None,
         "failures_24h": {row["error_category"] or "unknown": row["n"] for row in failures},
+        "erasures": erasure_status(),
+    }
+
+
+def erasure_status():
+    """Erasures not finished: how many are queued, and those waiting for a
+    person to fix something (the CRM's deletion cap, a refused key), each
+    with its reason; failed ones of the last 30 days need a human too."""
+    Status = ErasureReceipt.Status
+    recent = timezone.now() - timezone.timedelta(days=30)
+    waiting = ErasureReceipt.objects.filter(status=Status.WAITING).order_by("requested_at", "pk")
+    return {
+        "queued": ErasureReceipt.objects.filter(status=Status.QUEUED).count(),
+        "waiting": [{"id": receipt.pk, "contact_id": receipt.contact_id, "requested_at": receipt.requested_at,
+                     "retry_at": receipt.retry_at, "reason": receipt.answer} for receipt in waiting[:20]],
+        "waiting_count": waiting.count(),
+        "failed_30d": ErasureReceipt.objects.filter(status=Status.FAILED, finished_at__gte=recent).count(),
     }

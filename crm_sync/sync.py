@@ -13,9 +13,11 @@ from enum import StrEnum
 
 from django.utils import timezone
 
+from .conf import ac_account
 from .crm import SUBSCRIBED, UNSUBSCRIBED
 from .errors import ContactGone
 from .mapping import build_contact_payload, crm_mapping
+from .models import ErasureReceipt
 
 
 class Action(StrEnum):
@@ -28,6 +30,7 @@ class Reason(StrEnum):
     """Why a plan sends nothing (or unsubscribes); the words are the SyncLog's."""
 
     PERSON_GONE = "the person no longer exists"
+    ERASED = "erased from AC at their request: never synced again"
     NO_RECORD = "no confirmed badge"
     NOT_OPTED_IN = "not opted in: not sent to AC"
     ALREADY_UNSUBSCRIBED = "opt-in withdrawn; already unsubscribed, not updated"
@@ -92,6 +95,13 @@ def is_unchanged(state, payload):
             and covers(state.tags, payload.tags) and state.list_status == SUBSCRIBED)
 
 
+def is_erased(person, account_url):
+    """Whether the person's contact in this account was erased at their
+    request (crm_sync/erasure.py): whatever they change later, nothing is
+    sent again, or the erasure would be undone."""
+    return ErasureReceipt.objects.filter(person_pk=str(person.pk), account_url=account_url).exists()
+
+
 def plan(person, state=None, mapping=None, fit=None):
     """What to send for `person`, given `state` (their ContactState for the
     account, or None). Reads the person's records; sends nothing. `fit`, the
@@ -100,6 +110,8 @@ def plan(person, state=None, mapping=None, fit=None):
     mapping = mapping or crm_mapping()
     if person is None:
         return Plan(Action.NOTHING, Reason.PERSON_GONE)
+    if is_erased(person, state.account_url if state is not None else ac_account()[0]):
+        return Plan(Action.NOTHING, Reason.ERASED)
     attendee = mapping.load(person)
     if not attendee.records:
         return Plan(Action.NOTHING, Reason.NO_RECORD)
@@ -146,6 +158,8 @@ class PersonSync:
         if the_plan.action is Action.UNSUBSCRIBE:
             return self.withdraw()
         if the_plan.action is Action.NOTHING:
+            if the_plan.reason is Reason.ERASED:
+                self.log.email = ""  # the erasure redacted their rows; this one keeps no address either
             if the_plan.reason is Reason.UNCHANGED:
                 self.state.last_success_at = timezone.now()  # verified in step: the reconciler leaves them alone
                 self.state.save(update_fields=["last_success_at", "updated_at"])

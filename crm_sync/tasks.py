@@ -3,8 +3,9 @@ asks for. Arguments are ids only, never personal data (task results are stored).
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
-from . import outbox, reconcile as reconciler
+from . import erasure, inbox, outbox, pull as consent_pull, reconcile as reconciler
 from .attempts import release_interrupted, run_attempt
+from .events import log_event
 from .importer import poll_open_batches
 from .retention import purge_old_logs
 
@@ -50,3 +51,54 @@ def poll_resync_batches():
 def purge_logs():
     """Beat, daily: delete and redact old SyncLog rows (retention.py)."""
     purge_old_logs()
+
+
+@shared_task(ignore_result=True)
+def pull_consent():
+    """Beat, every PULL_INTERVAL: the safety net under the CRM's webhooks
+    (pull.py). A pull the CRM, the breaker or the limiter stops is logged;
+    the next one asks again from the same point."""
+    try:
+        consent_pull.pull()
+    except consent_pull.STOPPED as error:
+        log_event("consent_pull_stopped", reason=str(error)[:300])
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, bind=True, max_retries=None)
+def process_inbox_event(self, event_id):
+    """Apply one event the CRM told us about (InboxEvent row `event_id`,
+    inbox.py); dispatch it again when it must wait or failed."""
+    try:
+        countdown = inbox.run(event_id)
+    except DATABASE_ERRORS as error:
+        # As sync_person: the database went away; deliver this message again shortly.
+        connection.close()
+        raise self.retry(exc=error, countdown=DATABASE_RETRY_SECONDS)
+    if countdown is not None:
+        inbox.dispatch(event_id, countdown=countdown)
+
+
+@shared_task(ignore_result=True)
+def sweep_inbox():
+    """Beat: dispatch inbox rows the broker never took, and failed ones whose retry is due."""
+    inbox.sweep()
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, bind=True, max_retries=None)
+def erase_contact(self, receipt_id):
+    """Erase the CRM contact of ErasureReceipt `receipt_id` (erasure.py),
+    delivered at least once like `sync_person`."""
+    try:
+        countdown = erasure.run_erasure(receipt_id)
+    except DATABASE_ERRORS as error:
+        # The receipt is still open: deliver this same message again shortly.
+        connection.close()
+        raise self.retry(exc=error, countdown=DATABASE_RETRY_SECONDS)
+    if countdown is not None:
+        erasure.dispatch(receipt_id, countdown=countdown)
+
+
+@shared_task(ignore_result=True)
+def sweep_erasures():
+    """Beat: dispatch erasures due again (the CRM's deletion cap, lost messages)."""
+    erasure.sweep()

@@ -36,7 +36,8 @@ LIST_ID = "7"
 
 class FakeAC:
     """AC as `rsps` (a responses.RequestsMock) answers it: contacts, tags,
-    the account's fields and lists. `sync_status` forces /contact/sync's status."""
+    the account's fields and lists. `sync_status` forces /contact/sync's status;
+    `delete_reply` forces DELETE /contacts/{id}'s answer, `deleted` lists what it deleted."""
 
     def __init__(self, rsps):
         self.rsps = rsps
@@ -45,6 +46,10 @@ class FakeAC:
         self.contact_tags = {}  # contact id -> set of tag ids
         self.next_id = 500
         self.sync_status = None  # force 200/201
+        self.field_values = {}  # contact id -> {field id: value}, as contact/sync set them
+        self.contact_lists = {}  # contact id -> {list id: status}
+        self.deleted = []  # contact ids, in the order DELETE /contacts/{id} removed them
+        self.delete_reply = None  # (status, body) to answer DELETE /contacts/{id} with instead
         self._register()
 
     # -- inspection ----------------------------------------------------------
@@ -74,6 +79,14 @@ class FakeAC:
         r.add_callback("GET", re.compile(re.escape(BASE) + r"/contacts/\d+/contactTags"), callback=self._read_tags)
         r.add_callback("POST", BASE + "/contactTags", callback=self._tag)
         r.add_callback("POST", BASE + "/contactLists", callback=self._list_status)
+        # Erasure and subject access (crm_sync/erasure.py).
+        r.add_callback("GET", BASE + "/contacts", callback=self._find_contacts)
+        one_contact = re.escape(BASE) + r"/contacts/(\d+)"
+        r.add_callback("GET", re.compile(one_contact + r"(\?.*)?$"), callback=self._get_contact)
+        r.add_callback("DELETE", re.compile(one_contact + r"(\?.*)?$"), callback=self._delete_contact)
+        r.add_callback("GET", re.compile(one_contact + r"/fieldValues"), callback=self._read_field_values)
+        r.add_callback("GET", re.compile(one_contact + r"/contactLists"), callback=self._read_lists)
+        r.add_callback("GET", re.compile(re.escape(BASE) + r"/tags/\d+"), callback=self._get_tag)
 
     def _json(self, status, body):
         return status, {"Content-Type": "application/json"}, json.dumps(body)
@@ -103,6 +116,7 @@ class FakeAC:
 
     def _sync(self, request):
         email = json.loads(request.body)["contact"]["email"]
+        values = json.loads(request.body)["contact"].get("fieldValues") or []
         existing = next((i for i, e in self.contacts.items() if e.lower() == email.lower()), None)
         if existing is None:
             self.next_id += 1
@@ -111,6 +125,7 @@ class FakeAC:
             status = 201
         else:
             status = 200
+        self.field_values.setdefault(existing, {}).update({str(value["field"]): value["value"] for value in values})
         return self._json(self.sync_status or status, {"contact": {"id": existing, "email": email}, "fieldValues": []})
 
     def _put(self, request):
@@ -135,4 +150,54 @@ class FakeAC:
 
     def _list_status(self, request):
         body = json.loads(request.body)["contactList"]
+        self.contact_lists.setdefault(str(body["contact"]), {})[str(body["list"])] = int(body["status"])
         return self._json(200, {"contactList": {**body, "sdate": "2026-11-27T10:00:00-06:00"}})
+
+    # -- erasure and subject access ----------------------------------------------
+    @staticmethod
+    def _contact_id_of(request):
+        return request.url.split("/contacts/")[1].split("/")[0].split("?")[0]
+
+    def _missing(self, contact_id):
+        return self._json(404, {"message": f"No Result found for Subscriber with id {contact_id}"})
+
+    def _find_contacts(self, request):
+        email = parse_qs(urlsplit(request.url).query).get("email", [""])[0].lower()
+        found = [{"id": i, "email": e} for i, e in self.contacts.items() if not email or e.lower() == email]
+        return self._json(200, {"contacts": found, "meta": {"total": str(len(found))}})
+
+    def _get_contact(self, request):
+        contact_id = self._contact_id_of(request)
+        if contact_id not in self.contacts:
+            return self._missing(contact_id)
+        contact = {"id": contact_id, "email": self.contacts[contact_id], "firstName": "Ada", "lastName": "Lovelace",
+                   "phone": "", "links": {"contactTags": f"{BASE}/contacts/{contact_id}/contactTags"},
+                   "fieldValues": list(self.field_values.get(contact_id, {}))}
+        return self._json(200, {"contact": contact})
+
+    def _delete_contact(self, request):
+        contact_id = self._contact_id_of(request)
+        if self.delete_reply is not None:
+            return self._json(*self.delete_reply)
+        if self.contacts.pop(contact_id, None) is None:
+            return self._missing(contact_id)
+        self.deleted.append(contact_id)
+        return self._json(200, {})
+
+    def _read_field_values(self, request):
+        contact_id = self._contact_id_of(request)
+        items = [{"contact": contact_id, "field": field, "value": value, "id": f"{contact_id}{field}"}
+                 for field, value in self.field_values.get(contact_id, {}).items()]
+        return self._json(200, {"fieldValues": items, "meta": {"total": str(len(items))}})
+
+    def _read_lists(self, request):
+        contact_id = self._contact_id_of(request)
+        items = [{"contact": contact_id, "list": list_id, "status": str(status), "id": f"{contact_id}{list_id}"}
+                 for list_id, status in self.contact_lists.get(contact_id, {}).items()]
+        return self._json(200, {"contactLists": items, "meta": {"total": str(len(items))}})
+
+    def _get_tag(self, request):
+        tag_id = request.url.rstrip("/").split("/")[-1]
+        if tag_id not in self.tags:
+            return self._json(404, {"message": f"No Result found for Tag with id {tag_id}"})
+        return self._json(200, {"tag": {"id": tag_id, "tag": self.tags[tag_id], "tagType": "contact"}})

@@ -22,7 +22,7 @@ class UserAdmin(CrmStatusAdminMixin, DjangoUserAdmin):
     list_filter = ("crm_opt_in", "is_staff", "is_superuser", "is_active")
     search_fields = ("email", "first_name", "last_name")
     ordering = ("email",)
-    actions = ["retry_crm_sync"]
+    actions = ["retry_crm_sync", "erase_from_crm"]
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Personal info", {"fields": ("first_name", "last_name", "date_of_birth", "phone")}),

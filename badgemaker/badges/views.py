@@ -7,6 +7,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from badgemaker.accounts.forms import AboutYouForm
+from crm_sync.consent import record_form_change
+from crm_sync.models import ConsentRecord
 
 from .forms import BadgeForm
 from .models import DIETARY_CHOICES, VOLUNTEER_CHOICES, Badge, Event
@@ -31,6 +33,9 @@ def badge_page(request, slug):
         if all([about_form.is_valid(), badge_form.is_valid()]):  # both checked, so both show their errors
             with transaction.atomic():
                 about_form.save()
+                # A change of consent is recorded with the words the attendee was shown.
+                record_form_change(user, about_form.changed_data, source=ConsentRecord.Source.BADGE_PAGE,
+                                   wording=str(about_form.fields["crm_opt_in"].label))
                 badge_form.save()  # a confirmed badge stays confirmed; confirming again is allowed
             return redirect("badges:review", slug=event.slug)
     else:

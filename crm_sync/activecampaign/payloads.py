@@ -137,3 +137,12 @@ def list_body(stringid, name, sender_url, sender_reminder):
 def list_group_body(list_id):
     """The body of `POST /listGroups`: the admin group gets the list."""
     return {"listGroup": {"listid": _id(list_id), "groupid": ADMIN_GROUP}}
+
+
+# -- what comes back: list status, changes, webhooks (docs/activecampaign.md §8) -------------
+def webhook_body(name, url, events, sources, list_id):
+    """The body of `POST /webhooks`: AC posts the `events` on the list
+    `list_id` caused by the `sources` to `url` (which carries the receiver's
+    token: never log this body)."""
+    return {"webhook": {"name": name, "url": url, "events": list(events), "sources": list(sources),
+                        "listid": _id(list_id)}}

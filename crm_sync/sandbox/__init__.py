@@ -20,6 +20,13 @@ Modules, in the order a request meets them:
 - ``schema``       the endpoints that create fields, fieldRels, options,
                    lists and list groups.
 - ``replies``      how an endpoint stops early (``Reply``, ``BadRequest``).
+- ``webhooks``     ``/webhooks``: registering, listing and deleting webhooks,
+                   and masking their URLs in every view.
+- ``contact_events`` the changes that fire webhooks (the contact's unsubscribe,
+                   subscribe and bounce; the API's list status changes) and
+                   the form bodies AC posts for them.
+- ``webhook_sender`` the delivery queue and its thread: AC's 5 s timeout, no
+                   retry, 410 switches a webhook off; the webhook faults.
 - ``bulk_import``  ``/import/bulk_import`` validation and delayed processing.
 - ``validation``   email, contact attribute and custom field value rules.
 - ``limits``       the table of assumed length limits, and documented limits.
@@ -28,7 +35,7 @@ Modules, in the order a request meets them:
 - ``seed``         the account's catalog plus decoys, with per-seed ids.
 - ``recorder``     the request log and the stats.
 - ``control_api``  the ``/_sandbox/`` control endpoints (server side).
-- ``page``         the read-only HTML page at ``/``.
+- ``page``         the HTML page at ``/``, with a contact's buttons.
 - ``control``      ``SandboxControl``, a small client for the control API.
 - ``pytest_plugin`` fixtures that start a sandbox for a test session.
 """

@@ -9,6 +9,7 @@ case-insensitively, unknown attributes and bad custom field values are
 refused with 422, pages hold 20 by default and 100 at most.
 """
 
+import datetime
 import re
 import urllib.parse
 
@@ -16,8 +17,9 @@ from . import shapes
 from .limits import PAGE_DEFAULT, PAGE_MAX
 from .replies import BadRequest, Reply, parse_json_object
 from .schema import SchemaEndpoints
-from .store import to_account_timezone
+from .store import in_account_timezone, to_account_timezone
 from .validation import email_problem, field_value_problem, parse_datetime, parse_id, text_problem
+from .webhooks import WebhookEndpoints
 
 
 # contact/sync and /contacts attribute names (camelCase) -> store columns.
@@ -85,15 +87,46 @@ def _subscriber_missing(contact_id):
     return Reply(404, shapes.message(f"No Result found for Subscriber with id {contact_id}"))
 
 
+def _deletion_limit_reached():
+    """AC's answer once the account's monthly deletion cap is reached (docs/activecampaign.md §11.4)."""
+    return Reply(422, shapes.errors([{
+        "title": "The monthly contact deletion limit for this account has been reached", "code": "deletion_limit"}]))
+
+
+def _moment(text):
+    """An aware datetime from ``filters[updated_after]``, else None (and the filter is ignored).
+
+    A date or a datetime without an offset is read in the account's
+    timezone, as AC keeps its times; a client sending UTC without saying so
+    is off by hours here too.
+    """
+    if text is None:
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else in_account_timezone(moment)
+
+
+def _list_status(text):
+    """1 or 2 from ``status``; -1 (AC's "any"), absent or anything else: None."""
+    status = parse_id(text)
+    return status if status in (1, 2) else None
+
+
 class Api:
     """The emulated endpoints, over one ``Store``."""
 
-    def __init__(self, store, recorder, bulk, base_url):
+    def __init__(self, store, recorder, bulk, base_url, faults, events):
         self.store = store
         self.recorder = recorder
         self.bulk = bulk
         self.base = base_url
+        self.faults = faults
+        self.events = events  # ContactEvents: what a list status change fires
         self.schema = SchemaEndpoints(store, base_url)
+        self.webhooks = WebhookEndpoints(store, _page)
         self.routes = [
             ("POST", r"/contact/sync", "/contact/sync", self.sync_contact),
             ("POST", r"/contacts", "/contacts", self.create_contact),
@@ -121,6 +154,11 @@ class Api:
             ("POST", r"/contactLists", "/contactLists", self.set_list_status),
             ("POST", r"/import/bulk_import", "/import/bulk_import", self.bulk_import),
             ("GET", r"/import/info", "/import/info", self.import_info),
+            ("POST", r"/webhooks", "/webhooks", self.webhooks.create_webhook),
+            ("GET", r"/webhooks", "/webhooks", self.webhooks.list_webhooks),
+            ("GET", r"/webhooks/(\d+)", "/webhooks/{id}", self.webhooks.get_webhook),
+            ("DELETE", r"/webhooks/(\d+)", "/webhooks/{id}", self.webhooks.delete_webhook),
+            ("GET", r"/webhook/events", "/webhook/events", self.webhooks.webhook_events),
         ]
 
     def route(self, method, path):
@@ -264,9 +302,21 @@ class Api:
         return 200, self._contact_with_values(contact_id)
 
     def list_contacts(self, query, body):
+        """``email``, ``email_like``, and the pull's filters: ``listid``, ``status``, ``filters[updated_after]``.
+
+        With ``listid``, ``status`` and ``updated_after`` apply to the
+        membership of that list: its status, and the time that status last
+        changed, compared strictly after (AC does not document what
+        ``updated_after`` compares; this is the narrowest reading). Without
+        ``listid``, ``status`` is ignored and ``updated_after`` compares the
+        contact's ``udate``. A bad value ignores its filter, as AC ignores what
+        it does not apply (§11.1).
+        """
         limit, offset = _page(query)
         rows, total = self.store.list_contacts(
-            email=_first(query, "email"), email_like=_first(query, "email_like"), limit=limit, offset=offset)
+            email=_first(query, "email"), email_like=_first(query, "email_like"),
+            listid=parse_id(_first(query, "listid")), status=_list_status(_first(query, "status")),
+            updated_after=_moment(_first(query, "filters[updated_after]")), limit=limit, offset=offset)
         return 200, {"scoreValues": [], "contacts": [shapes.contact(r, self.base) for r in rows],
                      "meta": shapes.meta(total)}
 
@@ -287,8 +337,12 @@ class Api:
         }
 
     def delete_contact(self, query, body, contact_id):
+        """200 ``{}``; 404 for a missing contact; 422 once ``deletion_limit`` deletions were made this month."""
         if self.store.get_contact(contact_id) is None:
             raise Reply(404, shapes.message(f"No result found for contact with id {contact_id}"))
+        limit = self.faults.get("deletion_limit")
+        if limit is not None and self.store.deletions_this_month() >= limit:
+            raise _deletion_limit_reached()
         self.store.delete_contact(contact_id)
         return 200, {}
 
@@ -492,6 +546,7 @@ class Api:
             sourceid = parse_id(item.get("sourceid")) or 0
             row = self.store.set_contact_list(ids["contact"], ids["list"], status, sourceid)
             self.store.touch_contact(ids["contact"])
+            self.events.list_status_changed_by_api(row)
         return 200, {"contacts": [shapes.contact(self.store.get_contact(ids["contact"]), self.base)],
                      "contactList": shapes.contact_list(row, self.base, status_as_number=True)}
 

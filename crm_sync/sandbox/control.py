@@ -8,9 +8,21 @@ Tests use it to set faults and to read what the sandbox saw and stored::
 
 Every method raises ``requests.HTTPError`` (with the sandbox's error message
 in it) if the control API refuses the call.
+
+Webhooks are delivered in the background: after an action, wait for them
+with ``wait_for_deliveries``::
+
+    control.unsubscribe("jane@example.com", reason="Too many emails")
+    [delivery] = control.wait_for_deliveries(1)
+    assert delivery["status"] == 200
 """
 
+import time
+
 import requests
+
+# Delivery outcomes that are final (the others, "pending" and "held", are not).
+FINAL_OUTCOMES = ("delivered", "failed", "dropped", "skipped")
 
 
 class SandboxControl:
@@ -66,3 +78,49 @@ class SandboxControl:
         """Fields (id, title, perstag, type, options as values, option_labels, relations as relids),
         tags (id, name), lists (id, name, stringid, groups as group ids)."""
         return self._call("GET", "/catalog")
+
+    # -- the contact's actions, and the webhooks they fire -------------------
+
+    def unsubscribe(self, email, reason="", list_stringid=None):
+        """The contact unsubscribes (``initiated_from=public``): from the list ``list_stringid``,
+        or from every list they are subscribed to. Returns ``{"ok", "contact", "changes": [...]}``."""
+        return self._call("POST", "/unsubscribe", json=_action_body(email=email, reason=reason, list=list_stringid))
+
+    def subscribe(self, email, list_stringid=None):
+        """The contact subscribes (``public``) to ``list_stringid``, or again to every list they left."""
+        return self._call("POST", "/subscribe", json=_action_body(email=email, list=list_stringid))
+
+    def bounce(self, email, list_stringid=None):
+        """A hard bounce of the contact's address (``system``), on ``list_stringid`` or each list they are on."""
+        return self._call("POST", "/bounce", json=_action_body(email=email, list=list_stringid))
+
+    def webhooks(self):
+        """Registered webhooks, URLs masked, with ``active`` (false once a delivery was answered 410)."""
+        return self._call("GET", "/webhooks")["webhooks"]
+
+    def webhook_deliveries(self, since=0):
+        """Delivery records with ``seq`` greater than ``since``, oldest first (one per HTTP POST)."""
+        return self._call("GET", "/webhook_deliveries", params={"since": since})["deliveries"]
+
+    def flush_webhooks(self):
+        """Send the deliveries ``webhook_reverse_order`` held, newest first; return how many."""
+        return self._call("POST", "/webhooks/flush")["flushed"]
+
+    def wait_for_deliveries(self, count, since=0, timeout=10):
+        """The delivery records after ``since`` once at least ``count`` exist and all are final.
+
+        Raises ``TimeoutError`` (with what was seen) after ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            records = self.webhook_deliveries(since)
+            if len(records) >= count and all(r["outcome"] in FINAL_OUTCOMES for r in records):
+                return records
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"expected {count} finished webhook deliveries, saw {records}")
+            time.sleep(0.05)
+
+
+def _action_body(**options):
+    """The JSON body of a contact action, without the options left out."""
+    return {key: value for key, value in options.items() if value not in (None, "")}

@@ -41,6 +41,21 @@ DEFAULTS = {
     # AC sometimes answers a valid key with 403 (§11.1): the next N
     # authenticated API requests get 403, counting down.
     "forbidden_next": 0,
+    # Webhook deliveries (docs/activecampaign.md §8, §11.2). AC delivers at
+    # least once and never retries; these make that visible to a receiver.
+    # Drop every delivery (recorded as "dropped", never sent).
+    "webhook_drop": False,
+    # Send every delivery twice, one after the other.
+    "webhook_duplicate": False,
+    # Send each delivery this many seconds after its event.
+    "webhook_delay_seconds": 0,
+    # Hold deliveries until POST /_sandbox/webhooks/flush, then send them
+    # newest first.
+    "webhook_reverse_order": False,
+    # AC caps deletions per month (§11.4): null = no cap; N = DELETE
+    # /contacts/{id} beyond N successful deletions this calendar month
+    # (account timezone) answers 422.
+    "deletion_limit": None,
     "seed": None,
 }
 
@@ -89,8 +104,12 @@ def _validated(key, value, current):
         return _integer(key, value, 1)
     if key in ("retry_after", "forbidden_next"):
         return _integer(key, value, 0)
-    if key == "login_page":
+    if key in ("login_page", "webhook_drop", "webhook_duplicate", "webhook_reverse_order"):
         return _boolean(key, value)
+    if key == "webhook_delay_seconds":
+        return _number(key, value, 0, 3600)
+    if key == "deletion_limit":
+        return None if value is None else _integer(key, value)
     if key == "bulk_outcome":
         return _one_of(key, value, BULK_OUTCOMES)
     if key == "error_statuses":

@@ -1,8 +1,14 @@
-"""The read-only HTML page at ``/``: every contact with its fields, tags and lists.
+"""The HTML page at ``/``: every contact with its fields, tags and lists.
 
-Below them it names the custom fields with no relation and the lists in no
-user group: AC's UI does not show those (docs/activecampaign.md §11.3), which
-is the trap an account set up through the API falls into.
+Each contact has the buttons its own actions would be in AC's emails and
+pages: "Unsubscribe", "Subscribe again" and "Hard bounce". They post to the
+control API and fire the webhooks AC would (``initiated_from=public``, or
+``system`` for the bounce). Below the contacts: the registered webhooks and
+the latest deliveries, with URLs masked (a receiver's URL holds its token).
+
+It also names the custom fields with no relation and the lists in no user
+group: AC's UI does not show those (docs/activecampaign.md §11.3), which is
+the trap an account set up through the API falls into.
 
 Every value is escaped: contact data is attacker-controlled (a badge name can
 be ``<script>``), and this page must show it as text.
@@ -22,18 +28,25 @@ dt { color: #666; font-family: monospace; }
 dd { margin: 0; white-space: pre-wrap; }
 .tag { display: inline-block; background: #eef; border-radius: 3px; padding: 0 .3rem; margin: 0 .2rem .2rem 0; }
 .empty { color: #666; }
+form.action { margin: 0 0 .3rem; display: flex; gap: .3rem; }
+form.action input[type=text] { width: 9rem; }
+.off { color: #a00; }
 """
 
 _LIST_STATUS = {1: "subscribed", 2: "unsubscribed"}
+_DELIVERIES_SHOWN = 20
+_ACTIVE = "active"
+_SWITCHED_OFF = '<span class="off">switched off (answered 410)</span>'
 
 
-def render(contacts, catalog=None):
-    """The page for ``contacts`` as ``Store.dump_contacts`` returns them, and ``Store.catalog``."""
+def render(contacts, catalog=None, webhooks=(), deliveries=()):
+    """The page for ``contacts`` as ``Store.dump_contacts`` returns them, ``Store.catalog``,
+    the webhooks as ``Sandbox.webhooks`` and the delivery records as ``WebhookSender.records`` give them."""
     if contacts:
         rows = "\n".join(_contact_row(c) for c in contacts)
         body = (
             "<table><thead><tr><th>Id</th><th>Email</th><th>Name</th><th>Phone</th>"
-            "<th>Fields</th><th>Tags</th><th>Lists</th><th>Updated</th></tr></thead>"
+            "<th>Fields</th><th>Tags</th><th>Lists</th><th>Updated</th><th>Act as the contact</th></tr></thead>"
             f"<tbody>\n{rows}\n</tbody></table>"
         )
     else:
@@ -47,8 +60,9 @@ def render(contacts, catalog=None):
         "<title>ActiveCampaign sandbox</title>"
         f"<style>{_STYLE}</style></head><body>"
         "<h1>ActiveCampaign sandbox</h1>"
-        f"<p class=\"sub\">Read-only view of the emulated account &middot; {count}</p>"
-        f"{body}{_hidden_in_ui(catalog or {})}</body></html>\n"
+        f"<p class=\"sub\">The emulated account &middot; {count} &middot; "
+        "the buttons do what the contact would, and fire the webhooks AC would</p>"
+        f"{body}{_webhooks(webhooks, deliveries)}{_hidden_in_ui(catalog or {})}</body></html>\n"
     )
 
 
@@ -64,6 +78,51 @@ def _hidden_in_ui(catalog):
     return f"<h2>Hidden in AC&rsquo;s UI</h2><ul class=\"hidden-in-ui\">{rows}</ul>"
 
 
+def _webhooks(webhooks, deliveries):
+    """The registered webhooks and the latest deliveries (newest first), or ""."""
+    if not webhooks and not deliveries:
+        return ""
+    hooks = "".join(
+        f"<tr><td>{escape(w['id'])}</td><td>{escape(w['name'])}</td><td><code>{escape(w['url'])}</code></td>"
+        f"<td>{escape(', '.join(w['events']))}</td><td>{escape(', '.join(w['sources']))}</td>"
+        f"<td>{escape(w['listid'])}</td>"
+        f"<td>{_ACTIVE if w['active'] else _SWITCHED_OFF}</td></tr>"
+        for w in webhooks)
+    sent = "".join(
+        f"<tr><td>{escape(d['date_time'])}</td><td>{escape(d['type'])}</td><td>{escape(d['email'])}</td>"
+        f"<td>{escape(d['initiated_from'])}</td><td><code>{escape(d['url'])}</code></td>"
+        f"<td>{escape(d['outcome'])} {escape(str(d['status'] or d['error'] or ''))}</td></tr>"
+        for d in list(deliveries)[-_DELIVERIES_SHOWN:][::-1])
+    return (
+        "<h2>Webhooks</h2><table class=\"webhooks\"><thead><tr><th>Id</th><th>Name</th><th>URL</th><th>Events</th>"
+        f"<th>Sources</th><th>List</th><th>State</th></tr></thead><tbody>{hooks}</tbody></table>"
+        "<h2>Latest deliveries</h2><table class=\"deliveries\"><thead><tr><th>Event time</th><th>Type</th>"
+        "<th>Contact</th><th>Initiated from</th><th>URL</th><th>Outcome</th></tr></thead>"
+        f"<tbody>{sent}</tbody></table>"
+    )
+
+
+def _action(path, email, label, reason=False):
+    """One button: a form posting the contact's email to a control action."""
+    extra = '<input type="text" name="reason" placeholder="reason (optional)" aria-label="reason">' if reason else ""
+    return (f'<form class="action" method="post" action="/_sandbox/{path}">'
+            f'<input type="hidden" name="email" value="{escape(email)}">{extra}'
+            f'<button type="submit">{label}</button></form>')
+
+
+def _actions(contact):
+    """The buttons that make sense for the contact's list statuses."""
+    statuses = set(contact["lists"].values())
+    buttons = []
+    if 1 in statuses:
+        buttons.append(_action("unsubscribe", contact["email"], "Unsubscribe", reason=True))
+    if 2 in statuses:
+        buttons.append(_action("subscribe", contact["email"], "Subscribe again"))
+    if 1 in statuses:
+        buttons.append(_action("bounce", contact["email"], "Hard bounce"))
+    return "".join(buttons)
+
+
 def _contact_row(contact):
     name = " ".join(part for part in (contact["firstName"], contact["lastName"]) if part)
     fields = "".join(
@@ -74,6 +133,6 @@ def _contact_row(contact):
         for stringid, status in contact["lists"].items())
     cells = [
         escape(contact["id"]), escape(contact["email"]), escape(name), escape(contact["phone"]),
-        f"<dl>{fields}</dl>" if fields else "", tags, lists, escape(contact["updated"]),
+        f"<dl>{fields}</dl>" if fields else "", tags, lists, escape(contact["updated"]), _actions(contact),
     ]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"

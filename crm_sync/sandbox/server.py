@@ -19,6 +19,10 @@ An API request goes through these steps, in order (docs/sandbox.md):
 7. The endpoint itself, in one store transaction.
 8. ``timeout_after_write_rate`` (applied, then sleep and close), ``malformed``
    without a status (applied, body replaced).
+
+A third background thread sends webhook deliveries (``webhook_sender``), as
+AC posts them when a contact unsubscribes, subscribes or bounces, or when the
+API changes a list status (``contact_events``).
 """
 
 import hmac
@@ -35,12 +39,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from . import page
 from .api import Api
 from .bulk_import import BulkImporter
+from .contact_events import ContactEvents
 from .control_api import ControlApi
 from .faults import FaultConfig
 from .rate_limit import SlidingWindow
 from .recorder import Recorder
 from .seed import build_empty_plan, build_plan
 from .store import Store
+from .webhook_sender import WebhookSender
+from .webhooks import webhook_view
 
 logger = logging.getLogger("crm_sync.sandbox")
 
@@ -104,7 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
     def log_message(self, format, *args):
-        logger.debug("%s - %s", self.address_string(), format % args)
+        # Without the query string: GET /webhooks?filters[url]= carries a receiver's token.
+        logger.debug("%s - %s %s", self.address_string(), self.command, self.path.partition("?")[0])
 
     def read_body(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -194,7 +202,9 @@ class Sandbox:
             self.store.close()
             raise
         self.bulk = BulkImporter(self.store, self.faults)
-        self.api = Api(self.store, self.recorder, self.bulk, self.api_url)
+        self.sender = WebhookSender(self.store, self.faults)
+        self.events = ContactEvents(self.store, self.sender)
+        self.api = Api(self.store, self.recorder, self.bulk, self.api_url, self.faults, self.events)
         self.control_api = ControlApi(self)
         with self.store.transaction():
             if not self.store.is_seeded():
@@ -202,9 +212,10 @@ class Sandbox:
                 self.store.wipe_and_seed(build_plan(rng), rng)
         self._serve(self._main)
         self._serve(self._control)
-        worker = threading.Thread(target=self._bulk_worker, name="ac-sandbox-bulk", daemon=True)
-        worker.start()
-        self._threads.append(worker)
+        for target, name in ((self._bulk_worker, "ac-sandbox-bulk"), (self._webhook_worker, "ac-sandbox-webhooks")):
+            worker = threading.Thread(target=target, name=name, daemon=True)
+            worker.start()
+            self._threads.append(worker)
         return self
 
     def stop(self):
@@ -241,6 +252,7 @@ class Sandbox:
         self.recorder.clear()
         self.limiter.clear()
         self.bulk.clear()
+        self.sender.clear()
 
     def set_faults(self, partial):
         """Apply a partial fault update (FaultConfigError if invalid); return the new config."""
@@ -253,6 +265,15 @@ class Sandbox:
     def catalog(self):
         with self.store.transaction():
             return self.store.catalog()
+
+    def webhooks(self):
+        """Registered webhooks as the sandbox shows them: URL masked, and whether a 410 switched one off."""
+        with self.store.transaction():
+            return [webhook_view(row) for row in self.store.all_webhooks()]
+
+    def deletions_this_month(self):
+        with self.store.transaction():
+            return self.store.deletions_this_month()
 
     # -- listeners -----------------------------------------------------------
 
@@ -296,6 +317,13 @@ class Sandbox:
             except Exception:  # keep the worker alive; the failure shows in the logs
                 logger.exception("bulk import processing failed")
 
+    def _webhook_worker(self):
+        while not self._stopping.wait(0.02):
+            try:
+                self.sender.send_due()
+            except Exception:  # keep the worker alive; the failure shows in the logs
+                logger.exception("webhook delivery failed")
+
     # -- request handling ----------------------------------------------------
 
     def _dispatch(self, handler, on_main):
@@ -309,16 +337,26 @@ class Sandbox:
     def _route(self, handler, on_main):
         path, _, query = handler.path.partition("?")
         body = handler.read_body()
-        if path == "/_sandbox" or path.startswith("/_sandbox/"):
+        if self.control_api.is_page_action(handler.command, path, handler.headers.get("Content-Type"), body):
+            self._page_action(handler, path, body)
+        elif path == "/_sandbox" or path.startswith("/_sandbox/"):
             status, data = self.control_api.handle(handler.command, path, query, body)
             handler.answer_json(status, data)
         elif path == "/" and handler.command == "GET":
-            html = page.render(self.dump_contacts(), self.catalog())
+            html = page.render(self.dump_contacts(), self.catalog(), self.webhooks(), self.sender.records())
             handler.answer(200, html.encode(), "text/html; charset=utf-8")
         elif on_main and path.startswith("/api/3/"):
             self._api_request(handler, path, query, body)
         else:
             handler.answer_json(404, {"message": "Not Found"})
+
+    def _page_action(self, handler, path, body):
+        """A button of the page (a form post): do it, then send the browser back to the page."""
+        status, message = self.control_api.handle_form(path, body, handler.headers.get("Origin"))
+        if status == 200:
+            handler.answer(303, b"", "text/plain", (("Location", "/"),))
+        else:
+            handler.answer(status, message.encode(), "text/plain; charset=utf-8")
 
     def _api_request(self, handler, path, query, body):
         arrival = time.time()

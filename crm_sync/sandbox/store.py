@@ -8,6 +8,10 @@ server see "database is locked".
 
 Ids come from the ``counters`` table, which a reset never wipes: an id, once
 handed out, is never handed out again (deleting a contact does not free it).
+
+Work that must follow a change only once it is committed (sending the
+webhooks a change fires) is registered with ``on_commit`` inside the
+transaction; a rolled-back transaction drops it.
 """
 
 import contextlib
@@ -27,10 +31,11 @@ except Exception:  # no tz database on this machine: a fixed offset will do
 _DATA_TABLES = (
     "bulk_batches", "contact_lists", "contact_tags", "field_values", "contacts",
     "field_options", "field_rels", "fields", "tags", "list_groups", "lists",
+    "webhooks", "contact_deletions",
 )
 # Id kinds; each jumps ahead by a random offset on every seed.
 _ID_KINDS = ("contact", "field", "field_option", "field_rel", "field_value", "tag",
-             "contact_tag", "list", "list_group", "contact_list")
+             "contact_tag", "list", "list_group", "contact_list", "webhook")
 # relid 0: a field related to all lists, as fields made in AC's UI are.
 ALL_LISTS = 0
 # The user group AC puts lists made in its UI in (3 = the admin group by default).
@@ -79,6 +84,13 @@ CREATE TABLE IF NOT EXISTS bulk_batches (
     success TEXT, failure TEXT,
     queued_at REAL NOT NULL DEFAULT 0, outcome TEXT NOT NULL DEFAULT 'completed',
     info_seen INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS webhooks (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL, events TEXT NOT NULL,
+    sources TEXT NOT NULL, listid INTEGER NOT NULL, cdate TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 1);
+CREATE TABLE IF NOT EXISTS contact_deletions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, contact_id INTEGER NOT NULL, month TEXT NOT NULL,
+    deleted_at TEXT NOT NULL);
 """
 
 # Columns added since the first release: a sandbox file made before them gets
@@ -110,6 +122,25 @@ def to_account_timezone(moment):
     return moment.astimezone(_ACCOUNT_TZ).isoformat()
 
 
+def account_month():
+    """The current calendar month in the account's timezone, ``YYYY-MM``: AC's deletion cap counts per month."""
+    return datetime.datetime.now(_ACCOUNT_TZ).strftime("%Y-%m")
+
+
+def in_account_timezone(naive):
+    """A naive datetime read as the account's local time (how AC reads a time without an offset)."""
+    return naive.replace(tzinfo=_ACCOUNT_TZ)
+
+
+def is_after(stored, moment):
+    """Whether the stored ISO timestamp ``stored`` is strictly after the aware datetime ``moment``.
+
+    Compared as instants, not as text: the account's offset changes with
+    daylight saving time, so two stored strings may carry different offsets.
+    """
+    return datetime.datetime.fromisoformat(stored) > moment
+
+
 class Store:
     """Rows of the emulated account. Call data methods inside ``transaction()``."""
 
@@ -127,6 +158,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self._add_missing_columns()
+        self._after_commit = []
 
     def _add_missing_columns(self):
         for table, column, declaration in _ADDED_COLUMNS:
@@ -140,15 +172,29 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self):
-        """Hold the write lock and one SQLite transaction; roll back on error."""
+        """Hold the write lock and one SQLite transaction; roll back on error.
+
+        After the commit, the callbacks registered with ``on_commit`` run (in
+        order, still under the lock, so they see commits in commit order);
+        on a rollback they are dropped.
+        """
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
+            self._after_commit = []
             try:
                 yield self
             except BaseException:
                 self.db.execute("ROLLBACK")
+                self._after_commit = []
                 raise
             self.db.execute("COMMIT")
+            callbacks, self._after_commit = self._after_commit, []
+            for callback in callbacks:
+                callback()
+
+    def on_commit(self, callback):
+        """Run ``callback()`` once the current transaction commits (never if it rolls back)."""
+        self._after_commit.append(callback)
 
     # -- ids and seeding ---------------------------------------------------
 
@@ -203,20 +249,36 @@ class Store:
         return self.db.execute(
             "SELECT * FROM contacts WHERE email_lower = ?", (email.lower(),)).fetchone()
 
-    def list_contacts(self, email=None, email_like=None, limit=20, offset=0):
-        """``(rows, total)`` ordered by id; ``email`` is exact, ``email_like`` contains."""
+    def list_contacts(self, email=None, email_like=None, listid=None, status=None, updated_after=None,
+                      limit=20, offset=0):
+        """``(rows, total)`` ordered by id.
+
+        ``email`` is exact, ``email_like`` contains. ``listid`` keeps the
+        contacts on that list, and then ``status`` (1 or 2) those whose
+        membership has it and ``updated_after`` (an aware datetime) those
+        whose membership changed strictly after it. Without ``listid``,
+        ``updated_after`` compares the contact's own ``udate``.
+        """
         where, args = [], []
         if email is not None:
-            where.append("email_lower = ?")
+            where.append("c.email_lower = ?")
             args.append(email.lower())
         if email_like is not None:
-            where.append("instr(email_lower, ?) > 0")
+            where.append("instr(c.email_lower, ?) > 0")
             args.append(email_like.lower())
+        join, changed = "", "c.udate"
+        if listid is not None:
+            join, changed = "JOIN contact_lists m ON m.contact_id = c.id AND m.list_id = ?", "m.udate"
+            args.insert(0, listid)
+            if status is not None:
+                where.append("m.status = ?")
+                args.append(status)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
-        total = self.db.execute(f"SELECT COUNT(*) FROM contacts {clause}", args).fetchone()[0]
         rows = self.db.execute(
-            f"SELECT * FROM contacts {clause} ORDER BY id LIMIT ? OFFSET ?", args + [limit, offset]).fetchall()
-        return rows, total
+            f"SELECT c.*, {changed} AS changed_at FROM contacts c {join} {clause} ORDER BY c.id", args).fetchall()
+        if updated_after is not None:
+            rows = [row for row in rows if is_after(row["changed_at"], updated_after)]
+        return rows[offset:offset + limit], len(rows)
 
     def insert_contact(self, email):
         contact_id = self.next_id("contact")
@@ -239,9 +301,17 @@ class Store:
         self.db.execute("UPDATE contacts SET udate = ? WHERE id = ?", (now_text(), contact_id))
 
     def delete_contact(self, contact_id):
+        """Delete the contact and its rows, and count the deletion towards this month's cap."""
         for table in ("field_values", "contact_tags", "contact_lists"):
             self.db.execute(f"DELETE FROM {table} WHERE contact_id = ?", (contact_id,))
         self.db.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+        self.db.execute("INSERT INTO contact_deletions (contact_id, month, deleted_at) VALUES (?, ?, ?)",
+                        (contact_id, account_month(), now_text()))
+
+    def deletions_this_month(self):
+        """Contacts deleted in the current calendar month (account timezone)."""
+        return self.db.execute(
+            "SELECT COUNT(*) FROM contact_deletions WHERE month = ?", (account_month(),)).fetchone()[0]
 
     # -- fields and values -------------------------------------------------
 
@@ -409,9 +479,16 @@ class Store:
             "SELECT * FROM contact_lists WHERE contact_id = ? AND list_id = ?", (contact_id, list_id)).fetchone()
 
     def set_contact_list(self, contact_id, list_id, status, sourceid=0):
-        """Create or update the contact's membership of the list; return its row."""
+        """Create or update the contact's membership of the list; return its row.
+
+        A membership that already has ``status`` is left untouched: its
+        ``udate`` is the time its status last changed, which
+        ``GET /contacts?listid=&filters[updated_after]=`` compares.
+        """
         now = now_text()
         existing = self.find_contact_list(contact_id, list_id)
+        if existing and existing["status"] == status:
+            return existing
         if existing:
             self.db.execute(
                 "UPDATE contact_lists SET status = ?, sourceid = ?, udate = ? WHERE id = ?",
@@ -423,6 +500,34 @@ class Store:
                 "INSERT INTO contact_lists (id, contact_id, list_id, status, sourceid, sdate, udate) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", (row_id, contact_id, list_id, status, sourceid, now, now))
         return self.db.execute("SELECT * FROM contact_lists WHERE id = ?", (row_id,)).fetchone()
+
+    def subscribed_lists(self, contact_id, status):
+        """The contact's memberships with ``status``, with each list's ``stringid``, by membership id."""
+        return self.db.execute(
+            "SELECT m.*, l.stringid FROM contact_lists m JOIN lists l ON l.id = m.list_id "
+            "WHERE m.contact_id = ? AND m.status = ? ORDER BY m.id", (contact_id, status)).fetchall()
+
+    # -- webhooks ----------------------------------------------------------
+
+    def insert_webhook(self, name, url, events, sources, listid):
+        webhook_id = self.next_id("webhook")
+        self.db.execute(
+            "INSERT INTO webhooks (id, name, url, events, sources, listid, cdate) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (webhook_id, name, url, json.dumps(events), json.dumps(sources), listid, now_text()))
+        return self.get_webhook(webhook_id)
+
+    def get_webhook(self, webhook_id):
+        return self.db.execute("SELECT * FROM webhooks WHERE id = ?", (webhook_id,)).fetchone()
+
+    def all_webhooks(self):
+        return self.db.execute("SELECT * FROM webhooks ORDER BY id").fetchall()
+
+    def delete_webhook(self, webhook_id):
+        self.db.execute("DELETE FROM webhooks WHERE id = ?", (webhook_id,))
+
+    def deactivate_webhook(self, webhook_id):
+        """What AC does when a delivery is answered 410: the webhook stays, and hears nothing more."""
+        self.db.execute("UPDATE webhooks SET active = 0 WHERE id = ?", (webhook_id,))
 
     # -- bulk import batches ----------------------------------------------
 

@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def broker_up():
-    outbox._broker_down_until = 0.0
+    outbox.publisher.down_until = 0.0
     yield
-    outbox._broker_down_until = 0.0
+    outbox.publisher.down_until = 0.0
 
 
 @pytest.fixture

@@ -40,3 +40,15 @@ class Command(BaseCommand):
                           + (f", oldest queued {oldest}s ago" if oldest is not None else ""))
         failures = ", ".join(f"{k} {v}" for k, v in status["failures_24h"].items()) or "none"
         self.stdout.write(f"Failures (24 h): {failures}")
+        self.write_erasures(status["erasures"])
+
+    def write_erasures(self, erasures):
+        """Erasures waiting on a configuration problem are an error to fix, one line each."""
+        line = f"Erasures:        {erasures['queued']} queued, {erasures['waiting_count']} waiting"
+        if erasures["failed_30d"]:
+            line += f", {erasures['failed_30d']} failed in 30 days (see the erasure receipts in the admin)"
+        self.stdout.write(self.style.ERROR(line) if erasures["waiting_count"] or erasures["failed_30d"] else line)
+        for receipt in erasures["waiting"]:
+            self.stdout.write(self.style.ERROR(
+                f"  erasure {receipt['id']} (contact {receipt['contact_id'] or '?'}), next try {receipt['retry_at']}: "
+                f"{receipt['reason']}"))

@@ -113,7 +113,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("crm_sync_beat"))
 CELERY_TASK_ROUTES = {
     f"crm_sync.tasks.{name}": {"queue": "crm_sync_beat"}
-    for name in ("sweep", "reconcile", "poll_resync_batches", "purge_logs")
+    for name in ("sweep", "reconcile", "poll_resync_batches", "purge_logs", "sweep_inbox", "sweep_erasures",
+                 "pull_consent")
 }
 CELERY_BEAT_SCHEDULE = {
     # Dispatch rows the broker never took, and retry attempts whose worker died.
@@ -122,6 +123,10 @@ CELERY_BEAT_SCHEDULE = {
     "crm-sync-reconcile": {"task": "crm_sync.tasks.reconcile", "schedule": 300.0},
     "crm-sync-resync-batches": {"task": "crm_sync.tasks.poll_resync_batches", "schedule": 60.0},
     "crm-sync-purge-logs": {"task": "crm_sync.tasks.purge_logs", "schedule": crontab(hour=3, minute=30)},
+    # What comes back from AC: webhooks the broker never took, erasures due again, and the pull.
+    "crm-sync-sweep-inbox": {"task": "crm_sync.tasks.sweep_inbox", "schedule": 30.0},
+    "crm-sync-sweep-erasures": {"task": "crm_sync.tasks.sweep_erasures", "schedule": 30.0},
+    "crm-sync-consent-pull": {"task": "crm_sync.tasks.pull_consent", "schedule": 300.0},
 }
 
 # --- crm_sync -------------------------------------------------------------

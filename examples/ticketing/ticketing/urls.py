@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-# crm_sync needs no URLs of its own: its pages (sync attempts, dashboard,
-# "what changed", retry) live in the admin.
+# crm_sync's staff pages (sync attempts, dashboard, schema, erasures) live in
+# the admin; its own URLs are the receiver of AC's webhooks (docs/webhooks.md).
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("crm/", include("crm_sync.urls")),
 ]

@@ -16,7 +16,7 @@ from django.test import Client
 from badgemaker.accounts.models import User
 from badgemaker.badges.models import Event
 from badgemaker.celery import app
-from crm_sync import outbox
+from crm_sync import outbox, publisher
 from crm_sync.models import SyncLog
 from tests.reliability.chaos.conftest import PEOPLE, assert_exactly_once, report, wait_until_settled
 from tests.badge_pages import confirm_through_web
@@ -46,16 +46,16 @@ def publishing_to(url):
 
 @contextmanager
 def failed_publishes():
-    """When each failed publish of this process was given up (outbox logs one warning per failure)."""
+    """When each failed publish of this process was given up (the publisher logs one warning per failure)."""
     failures = []
-    original = outbox.logger.warning
+    original = publisher.logger.warning
 
     def spy(message, *args, **kwargs):
         if "broker unreachable" in message:
             failures.append(time.monotonic())
         return original(message, *args, **kwargs)
 
-    with mock.patch.object(outbox.logger, "warning", side_effect=spy):
+    with mock.patch.object(publisher.logger, "warning", side_effect=spy):
         yield failures
 
 
@@ -76,7 +76,7 @@ def test_confirmations_stay_fast_while_the_broker_is_down_and_the_sweep_sends_th
     with publishing_to(through_proxy):
         chaos.workers_up(CELERY_BROKER_URL=through_proxy, CRM_SYNC_REDIS_URL=settings.CELERY_BROKER_URL)
         for mode in ("refuse", "stall"):
-            outbox._broker_down_until = 0.0
+            outbox.publisher.down_until = 0.0
             proxy.set_mode(mode)
             slowest = 0.0
             with failed_publishes() as failures:
@@ -101,8 +101,8 @@ def test_confirmations_stay_fast_while_the_broker_is_down_and_the_sweep_sends_th
             assert slowest < 2.0, f"a confirmation took {slowest:.1f}s while the broker was {mode}d"
             assert published == 0 and queued == PER_MODE
             # After a failure, publishing is skipped for a few seconds: a handful of tries, not one per confirmation.
-            assert 1 <= len(failures) <= down_for / outbox.BROKER_BACKOFF_SECONDS + 1
-            assert all(gap >= outbox.BROKER_BACKOFF_SECONDS for gap in gaps), gaps
+            assert 1 <= len(failures) <= down_for / publisher.BROKER_BACKOFF_SECONDS + 1
+            assert all(gap >= publisher.BROKER_BACKOFF_SECONDS for gap in gaps), gaps
     people = list(User.objects.all())
     assert_exactly_once(chaos.control, people)
     report("1 broker down", wall_s=chaos.elapsed(), people=len(people))
