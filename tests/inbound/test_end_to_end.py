@@ -5,10 +5,13 @@ import datetime
 import time
 
 import pytest
+import requests
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 
 from badgemaker.badges.models import Badge
+from crm_sync.connection import make_backend
 from crm_sync.models import ConsentRecord, ContactState, InboxEvent, SyncLog
 from tests.badge_pages import PASSWORD, confirm_through_web, fill_in_badge_page
 from tests.factories import EventFactory
@@ -147,3 +150,22 @@ def test_our_own_withdrawal_echoed_back_adds_no_second_record(receiver, ac_sandb
 def _utc(text):
     """AC's date_time (with its offset) as the UTC isoformat Django gives back."""
     return datetime.datetime.fromisoformat(text).astimezone(datetime.timezone.utc).isoformat()
+
+
+def test_a_forged_unsubscribe_with_the_right_token_changes_nothing(receiver, ac_sandbox, event, live_server):
+    """Someone who learnt the token posts an unsubscribe AC never sent: the
+    worker asks AC, which still has the contact subscribed."""
+    state = synced(EMAIL, event, receiver)
+    forged = {"type": "unsubscribe", "date_time": timezone.now().isoformat(timespec="seconds"),
+              "initiated_from": "public", "list": make_backend().list_id(),
+              "contact[id]": state.ac_contact_id, "contact[email]": EMAIL}
+
+    answer = requests.post(f"{live_server.url}/crm/webhooks/activecampaign/{TOKEN}/", data=forged, timeout=5)
+
+    assert answer.status_code == 200
+    assert wait_for(lambda: settled(event_type="unsubscribe", source="webhook"), timeout=10), receiver.output()[-4000:]
+    row = InboxEvent.objects.get(event_type="unsubscribe", source="webhook")
+    assert (row.outcome, row.reason) == ("ignored", "AC says the contact is still subscribed: forged or stale")
+    assert opted_in(EMAIL) is True
+    assert not ConsentRecord.objects.filter(person__email=EMAIL).exclude(source="badge_page").exists()
+    assert ac_sandbox.control.contact(EMAIL)["lists"] == {"badge-maker-attendees": 1}
