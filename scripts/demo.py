@@ -1,6 +1,7 @@
 """Start everything a newcomer needs on the embedded defaults: the AC
 sandbox, the web app, and a Celery worker with beat, wired together through
-the environment this script sets. Ctrl-C stops them all.
+the environment this script sets. Ctrl-C or SIGTERM stops them all within
+a few seconds, leaving no process behind (tests/demo/test_stopping.py).
 
 Run it through `scripts/start.sh`, which sets up the virtualenv first.
 """
@@ -20,6 +21,17 @@ WEB_PORT = int(os.environ.get("DEMO_WEB_PORT", 8000))
 SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", 8100))
 CONTROL_PORT = int(os.environ.get("DEMO_SANDBOX_CONTROL_PORT", 8101))
 KEY_FILE = ROOT / "var" / "demo-api-key"
+# How long the children get to stop after SIGTERM before they are killed:
+# the whole demo stops within 5 s.
+STOP_GRACE_SECONDS = 3.0
+
+
+class Stop(Exception):
+    """SIGTERM (systemd, docker, a test): stop everything as Ctrl-C does."""
+
+
+def stop_on_sigterm(signum, frame):
+    raise Stop()
 
 
 def port_taken(port):
@@ -44,6 +56,7 @@ def demo_api_key():
 
 
 def main():
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     taken = [f"{name} port {port}" for name, port in
              (("web", WEB_PORT), ("sandbox", SANDBOX_PORT), ("sandbox control", CONTROL_PORT)) if port_taken(port)]
     if taken:
@@ -105,18 +118,33 @@ Badge Maker is running (Ctrl-C stops everything).
         stopped = [name for name, process in processes.items() if process.poll() is not None]
         print(f"{', '.join(stopped)} stopped; see {logs}. Stopping the rest.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("\nStopping…")
+    except (KeyboardInterrupt, Stop):
+        print("\nStopping…", flush=True)
         return 0
     finally:
-        for process in processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_all(processes.values())
+
+
+def stop_all(processes):
+    """SIGTERM to each child's process group (the worker's pool too), then
+    SIGKILL to any still there after STOP_GRACE_SECONDS."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut this short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in processes:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for process in processes:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # the group may outlive its leader (pool children)
+        except ProcessLookupError:
+            pass
+        process.wait()
 
 
 if __name__ == "__main__":
