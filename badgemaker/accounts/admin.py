@@ -4,7 +4,11 @@ from django.contrib.auth.forms import AdminUserCreationForm
 
 from crm_sync.admin import CrmStatusAdminMixin
 
+from .forms import AdminEmailAuthenticationForm
 from .models import User
+
+# Staff log in with their email, as attendees do.
+admin.site.login_form = AdminEmailAuthenticationForm
 
 
 class AddUserForm(AdminUserCreationForm):

@@ -1,5 +1,6 @@
 """Sign-up, log-in and the "About you" half of the badge page."""
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.db.models import Q
 from django.utils import timezone
@@ -43,6 +44,12 @@ class EmailAuthenticationForm(AuthenticationForm):
         **AuthenticationForm.error_messages,
         "invalid_login": "That email and password don't match an account. The password is case-sensitive.",
     }
+
+
+class AdminEmailAuthenticationForm(AdminAuthenticationForm):
+    """The admin's log-in form, labelled as what staff type: their email."""
+
+    username = EmailAuthenticationForm.base_fields["username"]
 
 
 class AboutYouForm(UniqueEmailMixin, forms.ModelForm):
