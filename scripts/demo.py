@@ -56,6 +56,9 @@ def demo_api_key():
 
 
 def main():
+    # Ctrl-C must stop the demo even when it was started with SIGINT ignored
+    # (by a shell's background job, as CI starts it): Python then leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     taken = [f"{name} port {port}" for name, port in
              (("web", WEB_PORT), ("sandbox", SANDBOX_PORT), ("sandbox control", CONTROL_PORT)) if port_taken(port)]
