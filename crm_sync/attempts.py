@@ -23,7 +23,7 @@ from .connection import make_backend
 from .errors import Category, CrmError, KeyRefused
 from .events import log_event
 from .limiter import RateLimitWait
-from .locks import PersonBusy, lock_person, release_person
+from .locks import PERSON_BUSY_WAIT, PersonBusy, lock_person, release_person
 from .mapping import crm_mapping
 from .models import ContactState, SharedState, SyncLog
 from .sync import Done, Outcome, PersonSync, Reason
@@ -89,7 +89,7 @@ def run_attempt(log_id, task_id=""):
     try:
         token = lock_person(log.user_id)
     except PersonBusy:
-        return Ran(follow_up=reschedule(log, 2.0, "waiting for another sync of the same person"))
+        return Ran(follow_up=reschedule(log, PERSON_BUSY_WAIT, "waiting for another sync of the same person"))
     # Kept on the row so that whoever closes it after a worker died can free the lock.
     log.lock_token = token
     SyncLog.objects.filter(pk=log.pk).update(lock_token=token)

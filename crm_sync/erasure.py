@@ -36,7 +36,7 @@ from .crm import SUBSCRIBED, UNSUBSCRIBED
 from .errors import ConfigurationError, CrmError, NotFound
 from .events import log_event
 from .limiter import RateLimitWait
-from .locks import PersonBusy, lock_person, release_person
+from .locks import PERSON_BUSY_WAIT, PersonBusy, holding_person
 from .mapping import build_contact_payload, crm_mapping
 from .models import ContactState, ErasureReceipt, InboxEvent, SyncLog
 from .publisher import Publisher
@@ -48,7 +48,6 @@ Status = ErasureReceipt.Status
 OPEN = (Status.QUEUED, Status.WAITING)
 ERASE_TASK = "crm_sync.tasks.erase_contact"
 ACCOUNT_DELETED = "account deleted"
-PERSON_BUSY_WAIT = 2.0   # a sync of the same person is running: try again shortly
 NOTHING_KNOWN = "no CRM contact known for this person; nothing to erase"
 NO_SUCH_EMAIL = "the CRM has no contact with this person's email; nothing to erase"
 GONE_UNKNOWN = ("the contact's id is not known and the person's email is no longer kept: find the contact of "
@@ -231,16 +230,13 @@ def run_erasure(receipt_id):
     if receipt is None:
         return None  # finished already: a duplicate delivery
     try:
-        token = lock_person(receipt.person_pk)
+        with holding_person(receipt.person_pk):
+            receipt.refresh_from_db()
+            if receipt.status not in OPEN:
+                return None
+            return _erase(receipt)
     except PersonBusy:
         return reschedule(receipt, PERSON_BUSY_WAIT)
-    try:
-        receipt.refresh_from_db()
-        if receipt.status not in OPEN:
-            return None
-        return _erase(receipt)
-    finally:
-        release_person(receipt.person_pk, token)
 
 
 def _erase(receipt):

@@ -33,7 +33,7 @@ from .crm import SUBSCRIBED, UNSUBSCRIBED
 from .errors import CrmError, NotFound
 from .events import log_event
 from .limiter import RateLimitWait
-from .locks import PersonBusy, lock_person, release_person
+from .locks import PERSON_BUSY_WAIT, PersonBusy, holding_person
 from .mapping import crm_mapping
 from .models import ConsentRecord, ContactState, InboxEvent
 from .publisher import Publisher
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 Outcome = InboxEvent.Outcome
 OPEN = (Outcome.PENDING, Outcome.FAILED)
 PROCESS_TASK = "crm_sync.tasks.process_inbox_event"
-PERSON_BUSY_WAIT = 2.0
 # Like the outbox's (crm_sync/publisher.py): a webhook never waits on a dead
 # broker for more than a second; the row waits for the sweep either way.
 publisher = Publisher(PROCESS_TASK, "inbox row")
@@ -174,18 +173,15 @@ def run(event_id):
         finish(event, Outcome.IGNORED, Reason.NO_PERSON)
         return None
     try:
-        token = lock_person(person.pk)
+        with holding_person(person.pk):
+            event.refresh_from_db()
+            if event.outcome not in OPEN:
+                return None
+            process(event, person=person)
     except PersonBusy:
         return PERSON_BUSY_WAIT
-    try:
-        event.refresh_from_db()
-        if event.outcome not in OPEN:
-            return None
-        process(event, person=person)
     except (RateLimitWait, CircuitOpen) as wait:
         return max(1.0, wait.wait)  # not an attempt spent: the row stays as it was
-    finally:
-        release_person(person.pk, token)
     if event.outcome == Outcome.FAILED:
         if event.attempts < crm_setting("MAX_ATTEMPTS"):
             return backoff(event.attempts)

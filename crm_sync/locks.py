@@ -2,9 +2,14 @@
 database). The sync holds one per person, so that two attempts for the same
 person never interleave their requests to AC."""
 import time
+from contextlib import contextmanager
 
 from .conf import crm_setting
 from .shared_state import backend
+
+
+# How long work that found the person's lock taken waits before trying again.
+PERSON_BUSY_WAIT = 2.0
 
 
 class PersonBusy(Exception):
@@ -34,3 +39,14 @@ def lock_person(user_id):
 def release_person(user_id, token):
     """Free the person's lock, if `token` still holds it."""
     backend().release_lock(person_lock(user_id), token)
+
+
+@contextmanager
+def holding_person(user_id):
+    """The person's lock for the block: raises PersonBusy (before the block
+    runs) if another piece of work on them holds it past PERSON_LOCK_WAIT."""
+    token = lock_person(user_id)
+    try:
+        yield token
+    finally:
+        release_person(user_id, token)

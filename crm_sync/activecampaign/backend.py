@@ -262,9 +262,8 @@ class ActiveCampaignBackend:
         """Subscribe (1) or unsubscribe (2) the contact on the configured list.
         `resubscribe`: they were unsubscribed before, which AC accepts only
         with a source id saying so."""
-        list_id = self.catalog.list_id(self.list_stringid)
         self.client.post("/contactLists", contact_list_body(
-            list_id, contact_id, status, resubscribe=resubscribe and status == SUBSCRIBED))
+            self.list_id(), contact_id, status, resubscribe=resubscribe and status == SUBSCRIBED))
 
     # -- what comes back: list status, changes, webhooks -----------------------
     def list_id(self):

@@ -5,7 +5,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from crm_sync import inbox
+from crm_sync import inbox, locks
 from crm_sync.attempts import pause, unpause
 from crm_sync.crm import SUBSCRIBED, UNSUBSCRIBED
 from crm_sync.errors import ServerError
@@ -259,12 +259,12 @@ def test_retries_stop_after_max_attempts_and_say_so(ada, crm, settings, caplog):
 
 
 def test_a_busy_person_waits_without_spending_an_attempt(ada, crm):
-    token = inbox.lock_person(ada.pk)
+    token = locks.lock_person(ada.pk)
     event = receive("unsubscribe")
     try:
         countdown = inbox.run(event.pk)
     finally:
-        inbox.release_person(ada.pk, token)
+        locks.release_person(ada.pk, token)
 
     event.refresh_from_db()
     assert countdown == inbox.PERSON_BUSY_WAIT
