@@ -21,6 +21,7 @@ WEB_PORT = int(os.environ.get("DEMO_WEB_PORT", 8000))
 SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", 8100))
 CONTROL_PORT = int(os.environ.get("DEMO_SANDBOX_CONTROL_PORT", 8101))
 KEY_FILE = ROOT / "var" / "demo-api-key"
+WEBHOOK_TOKEN_FILE = ROOT / "var" / "demo-webhook-token"
 # How long the children get to stop after SIGTERM before they are killed:
 # the whole demo stops within 5 s.
 STOP_GRACE_SECONDS = 3.0
@@ -47,12 +48,12 @@ def answers(url):
         return False
 
 
-def demo_api_key():
-    # One random key per checkout, kept in var/ (git-ignored) and never printed.
-    if not KEY_FILE.exists():
-        KEY_FILE.parent.mkdir(exist_ok=True)
-        KEY_FILE.write_text(secrets.token_urlsafe(36))
-    return KEY_FILE.read_text().strip()
+def demo_secret(path):
+    # One random secret per checkout, kept in var/ (git-ignored) and never printed.
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(secrets.token_urlsafe(36))
+    return path.read_text().strip()
 
 
 def main():
@@ -69,7 +70,9 @@ def main():
     env = dict(os.environ)
     env.update({
         "ACTIVECAMPAIGN_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
-        "ACTIVECAMPAIGN_API_KEY": demo_api_key(),
+        "ACTIVECAMPAIGN_API_KEY": demo_secret(KEY_FILE),
+        # The sandbox posts its webhooks (an unsubscribe clicked on its page) back to the web app.
+        "CRM_SYNC_WEBHOOK_TOKENS": demo_secret(WEBHOOK_TOKEN_FILE),
         "BADGEMAKER_PUBLIC_URL": f"http://127.0.0.1:{WEB_PORT}",
         "PYTHONUNBUFFERED": "1",
     })
@@ -107,6 +110,9 @@ def main():
         if waiting:
             print(f"{', '.join(sorted(waiting))} did not answer within 90 s; see {logs}", file=sys.stderr)
             return 1
+        # As an operator would (docs/webhooks.md); registering again leaves one webhook.
+        subprocess.run([PYTHON, "manage.py", "crm_webhooks", "register"], cwd=ROOT, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"""
 Badge Maker is running (Ctrl-C stops everything).
 

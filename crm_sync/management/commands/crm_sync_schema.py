@@ -24,7 +24,8 @@ class Command(BaseCommand):
         try:
             report = check_schema(apply=options["apply"], dry_run=options["dry_run"])
         except (CrmError, ImproperlyConfigured) as error:
-            raise CommandError(f"stopped: {error}; what was created stays, run again to go on", returncode=1)
+            after = "; what was created stays, run again to go on" if options["apply"] else ""
+            raise CommandError(f"stopped: {error}{after}", returncode=1)
         if options["json"]:
             self.stdout.write(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
         else:
