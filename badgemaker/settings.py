@@ -112,6 +112,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
+    # kombu's transport with atomic writes (see filesystem_broker.py).
+    CELERY_BROKER_TRANSPORT = "badgemaker.filesystem_broker:Transport"
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         # Must exceed the longest task plus the longest retry countdown, or an
