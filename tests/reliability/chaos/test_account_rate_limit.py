@@ -1,6 +1,6 @@
 """The account-wide limit, measured where AC would measure it: on arrival
 times at the sandbox, with 2 worker nodes of 2 processes sharing one Redis
-and a backlog of more than 600 AC requests. At most 5 in any sliding second,
+and a backlog of more than 450 AC requests (600+ with CHAOS_RATE_PEOPLE=160). At most 5 in any sliding second,
 at least 4.5 a second sustained, under 1% answered 429."""
 import bisect
 import os
@@ -17,7 +17,7 @@ from tests.reliability.chaos.conftest import assert_exactly_once, confirm_people
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
 LIMIT = 5  # AC's (docs/activecampaign.md §2), enforced by the sandbox as AC does
-PEOPLE = int(os.environ.get("CHAOS_RATE_PEOPLE", 160))  # ~4 requests per opted-in person: 600+ in all
+PEOPLE = int(os.environ.get("CHAOS_RATE_PEOPLE", 120))  # ~4 requests per opted-in person: 450+ in all
 
 
 def max_in_any_sliding_second(times):
@@ -67,7 +67,7 @@ def test_two_nodes_keep_to_five_requests_a_second_and_use_them(chaos):
         backlog_s=round(max(arrivals) - min(arrivals), 1), peak_queue_length=watcher.peak,
     )
     report("account-wide limit", wall_s=chaos.elapsed(), **figures)
-    assert len(log) >= 600
+    assert len(log) >= 3.75 * PEOPLE, "a backlog long enough to measure a sustained rate"
     assert figures["max_in_any_sliding_second"] <= LIMIT
     assert figures["sustained_per_s"] >= 4.5, "a limiter that is merely slow"
     assert answered_429 < 0.01 * len(log)
