@@ -3,12 +3,17 @@
 The one table to edit when a field is added. crm_sync reads it through
 `CRM_SYNC["MAPPING"]`. AC fields are named by perstag (their ids differ per
 account); the types are AC's (docs/mapping.md has the full table).
+
+The forms that take these values say, in `crm_fields`, which field each one
+goes to, and `RefusesWhatCannotBeSent` refuses there whatever this table
+would drop or cut: the attendee hears it while typing, not the SyncLog later.
 """
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
 from crm_sync.conf import crm_setting
-from crm_sync.mapping import CrmMapping, Field
+from crm_sync.mapping import CrmMapping, Field, check_sendable, crm_mapping
 
 from .badges.models import DIETARY_CHOICES, VOLUNTEER_CHOICES, Badge, Event
 
@@ -17,11 +22,15 @@ DIETARY_OPTIONS = dict(DIETARY_CHOICES)
 VOLUNTEER_OPTIONS = dict(VOLUNTEER_CHOICES)
 
 
+EARLIEST_BIRTH_YEAR = 1900
+
+
 def plausible_birth_date(value):
+    """Why `value` is not a date of birth to send, or None."""
     if value > timezone.localdate():
         return "in the future"
-    if value.year < 1900:
-        return "before 1900"
+    if value.year < EARLIEST_BIRTH_YEAR:
+        return f"before {EARLIEST_BIRTH_YEAR}"
     return None
 
 
@@ -60,7 +69,7 @@ class BadgeMakerMapping(CrmMapping):
         # `title`: the name crm_sync_schema gives a field it creates, where the organisers'
         # differs from the perstag in words ("Badge Name" from BADGE_NAME).
         Field("DATE_OF_BIRTH", "date", lambda a: a.person.date_of_birth, check=plausible_birth_date,
-              title="Date of Birth"),
+              title="Date of Birth", accepts=f"a date of birth from 1 January {EARLIEST_BIRTH_YEAR} to today"),
         Field("TWITTER", "text", lambda a: a.person.twitter, title="Twitter / X"),
         Field("INSTAGRAM", "text", lambda a: a.person.instagram),
         Field("FACEBOOK", "text", lambda a: a.person.facebook),
@@ -95,3 +104,25 @@ class BadgeMakerMapping(CrmMapping):
 
     def event_filter(self, event):
         return Q(event__slug=event)
+
+
+class RefusesWhatCannotBeSent:
+    """A form mixin: each field named in `crm_fields` ({form field: the CRM
+    field it is sent as, a contact attribute or a perstag}) is refused, in
+    crm_sync's words (`check_sendable`), when the mapping would not send it
+    as typed. So whatever the form saves reaches the CRM unchanged."""
+
+    crm_fields = {}
+
+    def clean(self):
+        cleaned_data = super().clean()
+        mapping = crm_mapping()
+        for name, where in self.crm_fields.items():
+            spec = mapping.field(where)
+            if spec is None or name not in self.cleaned_data:  # not sent, or refused already
+                continue
+            try:
+                check_sendable(spec, self.cleaned_data[name])
+            except ValidationError as error:
+                self.add_error(name, error)
+        return cleaned_data

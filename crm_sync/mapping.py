@@ -9,6 +9,10 @@ fields and tags. This module also holds the value encoders and the builder
 they share. Every rule follows the CRM's field formats (docs/activecampaign.md):
 dates `YYYY-MM-DD`, checkboxes `||A||B||`, phones in E.164, and never an
 empty value, because the CRM overwrites stored data with blanks.
+
+The same rules, worded for the person typing, are `check_sendable`: a form
+that runs it on each value it sends accepts only what the encoders send as
+it is, so nothing typed is dropped or cut on the way without them knowing.
 """
 import datetime
 import json
@@ -20,7 +24,7 @@ from pathlib import Path
 import grapheme
 import phonenumbers
 from django.apps import apps
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -52,6 +56,9 @@ class Field:
     options: dict = None
     check: object = None
     title: str = ""
+    #: What the field takes, in words for the person typing it ("a date from 1900 to
+    #: today"): ends `check_sendable`'s refusal when `check` gives a reason.
+    accepts: str = ""
 
     def __post_init__(self):
         if not self.title:
@@ -133,6 +140,13 @@ class CrmMapping:
     def email(self, attendee):
         return self.email_of(attendee.person)
 
+    def field(self, name):
+        """The `Field` sent as contact attribute `name` ("phone") or as the
+        custom field with perstag `name`; None if the table has none."""
+        if name in self.contact:
+            return self.contact[name]
+        return next((spec for spec in self.fields if spec.perstag == name), None)
+
     def tags(self, attendee):
         """Tag names for the contact. Tags are only ever added."""
         return []
@@ -172,6 +186,14 @@ class CrmMapping:
     def person_of(self, record):
         return getattr(record, self.person_field)
 
+    def person_pk_of(self, record):
+        """The person's primary key without loading them, when the record's
+        foreign key holds it (the usual case); else loads the person."""
+        link = self.record_model._meta.get_field(self.person_field)
+        if link.target_field.primary_key:
+            return getattr(record, link.attname)
+        return self.person_of(record).pk
+
     def confirmed_records(self):
         return self.record_model._default_manager.filter(self.confirmed_filter())
 
@@ -190,6 +212,25 @@ class CrmMapping:
         """The person with their confirmed records, as the table sees them."""
         records = self.confirmed_records_of(person).select_related(*self.record_select_related)
         return Attendee(person=person, records=list(records))
+
+    def load_many(self, people):
+        """{person pk: Attendee} for `people`, the same as `load` gives for
+        each, read with one query for them all (the resync reads people in
+        chunks). A mapping that overrides `load` or `confirmed_records_of`
+        gets its own method called for each person instead."""
+        people = list(people)
+        if type(self).load is not CrmMapping.load or \
+                type(self).confirmed_records_of is not CrmMapping.confirmed_records_of:
+            return {person.pk: self.load(person) for person in people}
+        link = self.record_model._meta.get_field(self.person_field)
+        target = link.target_field.attname   # what the record's foreign key holds of the person
+        attendees = {getattr(person, target): Attendee(person=person, records=[]) for person in people}
+        records = (self.confirmed_records().filter(**{f"{self.person_field}__in": list(attendees)})
+                   .select_related(*self.record_select_related)
+                   .order_by(F(self.confirmed_at_field).asc(nulls_first=True), "pk"))
+        for record in records:
+            attendees[getattr(record, link.attname)].records.append(record)
+        return {attendee.person.pk: attendee for attendee in attendees.values()}
 
     def event_filter(self, event):
         """A `Q` on the record model for `resync_crm --event`; None if the
@@ -214,6 +255,90 @@ def crm_mapping():
     if not path:
         raise ImproperlyConfigured("CRM_SYNC['MAPPING'] is not set: name your CrmMapping subclass (docs/integration.md)")
     return _mapping_for(path)
+
+
+# -- the rules a value must pass to be sent as it is ---------------------------
+def control_characters(text):
+    """The control characters in `text` the encoders strip (all but tab and newline), each once, in order."""
+    return list(dict.fromkeys(_CONTROL.findall(text)))
+
+
+def limit_of(spec):
+    """The most characters the CRM takes in `spec`'s field (crm_sync/ac_assumed_limits.json)."""
+    return LIMITS.get(_limit_key(spec), LIMITS["text"])
+
+
+def _limit_key(spec):
+    if spec.type == "phone":
+        return "phone"
+    return spec.perstag if spec.perstag in LIMITS else spec.type
+
+
+def parse_phone(text):
+    """`text` as a phone number (a `phonenumbers.PhoneNumber`, its extension
+    included), or None when it is not a valid number. A number without
+    `+country` is read as one of `CRM_SYNC["PHONE_REGION"]`."""
+    try:
+        number = phonenumbers.parse(text, crm_setting("PHONE_REGION") or None)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None
+
+
+def example_phone():
+    """A valid mobile number of `CRM_SYNC["PHONE_REGION"]` (GB when unset), written
+    internationally: "+44 7400 123456". What a refusal of a phone number shows."""
+    number = phonenumbers.example_number_for_type(crm_setting("PHONE_REGION") or "GB",
+                                                  phonenumbers.PhoneNumberType.MOBILE)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def check_sendable(spec, value):
+    """Raise `ValidationError`, worded for the person who typed `value`, when
+    the encoders would not send it to `spec`'s field as it is: a control
+    character (they strip it), longer than the CRM takes (they cut it), not
+    a valid phone number or one with an extension (they leave it out, or the
+    extension), a date the field's `check` refuses, a choice it has no option
+    for. Whatever passes is sent unchanged, with no warning: trimmed, and a
+    phone number in E.164. A form runs it on each value it saves."""
+    if value in (None, "", [], ()):
+        return
+    if spec.type == "checkbox":
+        unknown = [str(key) for key in value if key not in (spec.options or {})]
+        if unknown:
+            raise ValidationError(f"We don't have the choice {', '.join(unknown)}: pick from the list.",
+                                  code="unknown_choice")
+        return
+    if spec.type == "date":
+        if isinstance(value, datetime.datetime):
+            value = timezone.localtime(value).date()
+        reason = spec.check(value) if spec.check else None
+        if reason:
+            raise ValidationError(" ".join(filter(None, [f"We can't use this date: it is {reason}.",
+                                                          spec.accepts and f"Enter {spec.accepts}."])),
+                                  code="date")
+        return
+    text = str(value)
+    controls = control_characters(text)
+    if controls:
+        named = ", ".join(f"U+{ord(ch):04X}" for ch in controls)
+        raise ValidationError(
+            f"This has an invisible control character ({named}), perhaps from pasted text: please type it "
+            f"again without it. Letters in any script, numbers, punctuation, emoji and spaces are all fine.",
+            code="control_characters")
+    text = text.strip()
+    limit = limit_of(spec)
+    if len(text) > limit:
+        raise ValidationError(f"Please shorten this to {limit:,} characters or fewer (it has {len(text):,}).",
+                              code="too_long")
+    if spec.type == "phone":
+        number = parse_phone(text)
+        if number is None:
+            raise ValidationError(f"This isn't a phone number we can use. Enter a number with its country code, "
+                                  f"for example {example_phone()}.", code="phone")
+        if number.extension:
+            raise ValidationError(f"Please leave out the extension ({number.extension}): we can only keep the "
+                                  f"number itself, for example {example_phone()}.", code="phone_extension")
 
 
 # -- encoders ---------------------------------------------------------------
@@ -253,13 +378,13 @@ class Encoder:
         text = self.text(name, value, "phone")
         if not text:
             return ""
-        try:
-            number = phonenumbers.parse(text, crm_setting("PHONE_REGION"))
-        except phonenumbers.NumberParseException:
-            number = None
-        if number is None or not phonenumbers.is_valid_number(number):
+        number = parse_phone(text)
+        if number is None:
             self.warnings.append(f"{name}: not a valid phone number, not sent")
             return ""
+        if number.extension:
+            # E.164 has no room for one: the number is sent without it.
+            self.warnings.append(f"{name}: extension {number.extension} not sent")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     def checkbox(self, name, keys, options):
@@ -273,14 +398,18 @@ class Encoder:
 
 
 def encode_field(encoder, spec, attendee):
-    raw = spec.source(attendee)
+    return encode_value(encoder, spec, spec.source(attendee))
+
+
+def encode_value(encoder, spec, raw):
+    """`raw` as `spec`'s field takes it, by its type; the encoder collects what was changed or left out."""
     if spec.type == "checkbox":
         return encoder.checkbox(spec.perstag, raw, spec.options)
     if spec.type == "date":
         return encoder.date(spec.perstag, raw, spec.check)
     if spec.type == "phone":
         return encoder.phone(spec.perstag, raw)
-    return encoder.text(spec.perstag, raw, spec.perstag if spec.perstag in LIMITS else spec.type)
+    return encoder.text(spec.perstag, raw, _limit_key(spec))
 
 
 def build_contact_payload(attendee, mapping=None):

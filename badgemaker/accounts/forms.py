@@ -3,7 +3,9 @@ from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm, UsernameField
 from django.db.models import Q
-from django.utils import timezone
+
+from badgemaker.crm_mapping import RefusesWhatCannotBeSent
+from crm_sync.mapping import example_phone
 
 from .models import User
 
@@ -29,7 +31,9 @@ class UniqueEmailMixin:
         return email
 
 
-class SignUpForm(UniqueEmailMixin, UserCreationForm):
+class SignUpForm(UniqueEmailMixin, RefusesWhatCannotBeSent, UserCreationForm):
+    crm_fields = {"first_name": "firstName", "last_name": "lastName"}
+
     class Meta(UserCreationForm.Meta):
         model = User
         fields = ("email", "first_name", "last_name")
@@ -52,8 +56,17 @@ class AdminEmailAuthenticationForm(AdminAuthenticationForm):
     username = EmailAuthenticationForm.base_fields["username"]
 
 
-class AboutYouForm(UniqueEmailMixin, forms.ModelForm):
-    """The attendee's own details, saved to their account."""
+class AboutYouForm(UniqueEmailMixin, RefusesWhatCannotBeSent, forms.ModelForm):
+    """The attendee's own details, saved to their account. Each is refused
+    when the CRM mapping would not send it as typed (a date of birth in the
+    future or before 1900, a phone number that is not one, ...)."""
+
+    crm_fields = {
+        "first_name": "firstName", "last_name": "lastName", "phone": "phone", "date_of_birth": "DATE_OF_BIRTH",
+        "emergency_contact_name": "EMERGENCY_CONTACT_NAME", "emergency_contact_phone": "EMERGENCY_CONTACT_PHONE",
+        "twitter": "TWITTER", "instagram": "INSTAGRAM", "facebook": "FACEBOOK", "linkedin": "LINKEDIN",
+        "tiktok": "TIKTOK",
+    }  # fmt: skip
 
     class Meta:
         model = User
@@ -65,13 +78,17 @@ class AboutYouForm(UniqueEmailMixin, forms.ModelForm):
         ]  # fmt: skip
         labels = {"crm_opt_in": CONSENT}
         help_texts = {"crm_opt_in": ""}
-        widgets = {"date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")}
+        widgets = {
+            "date_of_birth": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+            "emergency_contact_phone": forms.TextInput(attrs={"type": "tel"}),
+        }
 
-    def clean_date_of_birth(self):
-        born = self.cleaned_data["date_of_birth"]
-        if born and born > timezone.localdate():
-            raise forms.ValidationError("Your date of birth can't be in the future.", code="future")
-        return born
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read now, not at import: the example follows CRM_SYNC["PHONE_REGION"].
+        for name in ("phone", "emergency_contact_phone"):
+            self.fields[name].help_text = f"For example {example_phone()}"
 
     def save(self, commit=True):
         if "email" in self.changed_data:

@@ -65,6 +65,9 @@ class AccountCatalog:
         self.client = client
         self.store = store
         self.fields_fresh = False  # read from AC during this attempt
+        # Fields already read from the store by this catalog (one attempt,
+        # or one resync run, which asks for every person's fields).
+        self._fields = {}
 
     # -- custom fields -----------------------------------------------------
     def fields(self, perstags):
@@ -73,14 +76,15 @@ class AccountCatalog:
         Raises ConfigurationError naming any perstag the account lacks.
         """
         wanted = set(perstags)
-        found = self.store.get_many(FIELD, wanted)
-        if wanted - set(found) and not self.fields_fresh:
-            self.refresh_fields()
-            found = self.store.get_many(FIELD, wanted)
-        missing = sorted(wanted - set(found))
+        if wanted - set(self._fields):
+            self._fields.update(self.store.get_many(FIELD, wanted - set(self._fields)))
+            if wanted - set(self._fields) and not self.fields_fresh:
+                self.refresh_fields()
+                self._fields.update(self.store.get_many(FIELD, wanted))
+        missing = sorted(wanted - set(self._fields))
         if missing:
             raise ConfigurationError(f"AC account has no custom field with perstag {', '.join(missing)}")
-        return found
+        return {perstag: self._fields[perstag] for perstag in wanted}
 
     def field_ids(self, perstags):
         """{perstag: AC field id} for the given perstags (see `fields`)."""
@@ -91,10 +95,12 @@ class AccountCatalog:
         for perstag, field in account_fields(self.client.get_all("/fields", "fields")).items():
             self.store.put(FIELD, perstag, field.pop("id"), field)
         self.fields_fresh = True
+        self._fields = {}
 
     def forget_fields(self):
         self.store.forget(FIELD)
         self.fields_fresh = False
+        self._fields = {}
 
     def known_field_id(self, perstag):
         """The stored id of the field, without asking AC; "" if none yet."""

@@ -33,7 +33,7 @@ def badge_page(event, email, **typed):
 def confirm_and_sync(client, event, email):
     """Confirm through the web, then run the queued attempt against the sandbox. Returns the SyncLog row."""
     assert confirm(client, event).status_code == 302
-    log = SyncLog.objects.filter(email=email.lower()).latest("id")
+    log = SyncLog.objects.filter(user__email__iexact=email).latest("id")
     run_attempt(log.pk).follow_up
     log.refresh_from_db()
     return log

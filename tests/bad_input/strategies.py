@@ -19,9 +19,11 @@ HOSTILE = [
     "{{ 7*7 }}", "{% debug %}", "${jndi:ldap://example.org/a}", "%s%n%x", "\\", "&amp;", "&lt;b&gt;",
     "👨‍👩‍👧‍👦", "🇬🇧🇺🇦", "e\u0301", "Z̷̢̛a̵l̸g̴o̶", "日本語", "مرحبا", "עברית", "\u202eevil\u202c", "\u200b",
     "\ufeff", "ǅ", "ß", "İ", "ﬁ", "\U0001d54f",
-    # Tab and newline are kept; these are not.
-    "\t", "\n", "\r\n", "\x07", "\x1b[31m", "\x7f", "\x0b", "\x0c", "\x1f",
+    # Tab and newline are kept.
+    "\t", "\n",
 ]
+# The mapping strips these (with a warning), so the badge page refuses them.
+CONTROLS = ["\r\n", "\x07", "\x1b[31m", "\x7f", "\x0b", "\x0c", "\x1f"]
 NUL = "\x00"
 # Unicode control characters outside C0 (NEL, C1 controls): see test_c1_control_characters_are_stripped.
 C1 = ["\x80", "\x85", "\x9b", "\x9f"]
@@ -40,10 +42,13 @@ def unique():
     return next(_counter)
 
 
-def typed_text(max_pieces=6, nul=True, c1=False):
-    """Text as an attendee might type or paste it: hostile fragments and any Unicode."""
-    pieces = list(HOSTILE) + ([NUL] if nul else []) + (C1 if c1 else [])
+def typed_text(max_pieces=6, nul=True, c1=False, controls=True):
+    """Text as an attendee might type or paste it: hostile fragments and any Unicode;
+    `controls=False` leaves out every control character but tab and newline (what the badge page refuses)."""
+    pieces = list(HOSTILE) + (CONTROLS if controls else []) + ([NUL] if nul else []) + (C1 if c1 else [])
     excluded = ([] if nul else [NUL]) + ([] if c1 else [chr(code) for code in range(0x80, 0xA0)])
+    if not controls:
+        excluded += sorted(C0_AND_DEL - {NUL})
     piece = st.one_of(
         st.sampled_from(pieces),
         st.text(st.characters(exclude_categories=["Cs"], exclude_characters=excluded), max_size=12),
@@ -63,21 +68,43 @@ def long_text(limit_key):
     )
 
 
+def text_up_to(limit_key):
+    """Text of at most the limit, ending in multi-code-point graphemes: what the badge page accepts."""
+    limit = LIMITS[limit_key]
+    return st.builds(
+        lambda unit, repeat, back: "x" * (limit - len(unit) * repeat - back) + unit * repeat,
+        st.sampled_from(["a", "é", "e\u0301", "👨‍👩‍👧", "🇬🇧", " ", "\t"]),
+        st.integers(1, 6),
+        st.integers(0, 4),
+    )
+
+
+def text_past(limit_key):
+    """Text longer than the limit once trimmed, whatever it ends in: refused by the badge page."""
+    limit = LIMITS[limit_key]
+    return st.builds(lambda tail, extra: "x" * (limit + extra - len(tail)) + tail,
+                     st.sampled_from(["", "é", "👨‍👩‍👧", "🇬🇧x"]), st.integers(1, 4))
+
+
 def birth_dates():
-    """Dates of birth the form accepts (none in the future), or nothing."""
+    """Dates of birth the form accepts (from 1900 to today), or nothing."""
     today = timezone.localdate()
     return st.one_of(
-        st.dates(datetime.date(1800, 1, 1), today).map(datetime.date.isoformat),
-        st.sampled_from(["", "1899-12-31", "1900-01-01", today.isoformat()]),
+        st.dates(datetime.date(1900, 1, 1), today).map(datetime.date.isoformat),
+        st.sampled_from(["", "1900-01-01", today.isoformat()]),
     )
+
+
+# Phone numbers the mapping sends (in E.164) and ones it would leave out, or cut: refused by the form.
+VALID_PHONES = ["020 7946 0018", "+44 20 7946 0018", "07911 123456", "+1 (415) 555-2671", "+33 6 12 34 56 78",
+                "(020) 7946-0018", ""]
+INVALID_PHONES = ["12345", "+999 1", "0000", "call me", "📞", "07700 900123", "+44 7700 900456", "++44 20",
+                  "020 7946 0018 and 020 7946 0019"]
+PHONES_WITH_EXTENSIONS = ["+44 20 7946 0018 ext 5", "020 7946 0018 ext. 12", "+1 415 555 2671 x3"]
 
 
 def phones():
-    return st.one_of(
-        st.sampled_from(["020 7946 0018", "+44 20 7946 0018", "07911 123456", "+1 (415) 555-2671", "12345",
-                         "+999 1", "0000", "call me", "+44 20 7946 0018 ext 5", "", "📞"]),
-        typed_text(max_pieces=2, nul=False),
-    )
+    return st.sampled_from(VALID_PHONES)
 
 
 def emails(kind="usual"):
@@ -97,17 +124,22 @@ def choice_keys(keys, hostile=True):
     return st.lists(st.sampled_from(keys + extra), max_size=4, unique=True)
 
 
-_TEXT = typed_text(max_pieces=4, nul=False)
+_TEXT = typed_text(max_pieces=4, nul=False, controls=False)
 _PHONES = phones()
 _BIRTH_DATES = birth_dates()
 _EMAILS = {kind: emails(kind) for kind in ("usual", "any")}
-_LONG_TEXTAREA = long_text("textarea")
+_LONG_TEXTAREA = text_up_to("textarea")
+_TOO_LONG_TEXTAREA = text_past("textarea")
 _DIETARY = choice_keys(DIETARY_KEYS, hostile=False)
 _VOLUNTEER = choice_keys(VOLUNTEER_KEYS, hostile=False)
 TEXT_INPUTS = ["first_name", "last_name", "email", "phone", "emergency_contact_name", "emergency_contact_phone",
                "twitter", "instagram", "facebook", "linkedin", "tiktok", "badge_name", "dietary_requirements"]
+# Text inputs the mapping sends as text (not the email, not the phones).
+MAPPED_TEXT_INPUTS = [name for name in TEXT_INPUTS if name not in ("email", "phone", "emergency_contact_phone")]
+PHONE_INPUTS = ["phone", "emergency_contact_phone"]
 # What the form must refuse; an example holds at most one, so most examples reach the mapping.
-REFUSALS = ["nul", "nul choice", "unknown choice", "future birth date", "not a date"]
+REFUSALS = ["nul", "nul choice", "unknown choice", "future birth date", "not a date", "birth date before 1900",
+            "control character", "not a phone number", "phone extension", "too long"]
 
 
 @st.composite
@@ -145,6 +177,20 @@ def badge_page_posts(draw, refusals=True, long_values=True, email_kind="usual"):
         post["date_of_birth"] = draw(future).isoformat()
     elif refusal == "not a date":
         post["date_of_birth"] = draw(st.sampled_from(["2000-02-30", "yesterday", "1990-13-01", "31/02/1990"]))
+    elif refusal == "birth date before 1900":
+        post["date_of_birth"] = draw(st.dates(datetime.date(1800, 1, 1), datetime.date(1899, 12, 31))).isoformat()
+    elif refusal == "control character":
+        name = draw(st.sampled_from(MAPPED_TEXT_INPUTS + PHONE_INPUTS))
+        control = draw(st.sampled_from([c for c in CONTROLS if c != "\r\n"] + C1))
+        at = draw(st.integers(0, len(post[name])))
+        # Between letters: several control characters are also white space, which the form trims from the ends.
+        post[name] = post[name][:at] + "x" + control + "x" + post[name][at:]
+    elif refusal == "not a phone number":
+        post[draw(st.sampled_from(PHONE_INPUTS))] = draw(st.sampled_from(INVALID_PHONES))
+    elif refusal == "phone extension":
+        post[draw(st.sampled_from(PHONE_INPUTS))] = draw(st.sampled_from(PHONES_WITH_EXTENSIONS))
+    elif refusal == "too long":
+        post["dietary_requirements"] = draw(_TOO_LONG_TEXTAREA)
     return post, refusal
 
 

@@ -56,9 +56,24 @@ def test_html_sql_emoji_and_any_script_are_sent_as_typed_and_escaped_wherever_sh
     assert "<script>alert(1)</script>" not in sandbox_page and "&lt;script&gt;" in sandbox_page
 
 
-def test_control_characters_other_than_tab_and_newline_are_stripped_with_a_warning(sandbox_settings, event):
-    _, log, contact = synced(sandbox_settings, event, "controls@example.com",
-                             badge_name="Ada\x07 \x1b[1mLovelace", dietary_requirements="one\ttwo\nthree\x0bfour\x7f")
+def test_control_characters_other_than_tab_and_newline_are_refused_by_the_form(event):
+    client, response = badge_page(event, "controls-typed@example.com", badge_name="Ada\x07 Lovelace",
+                                  dietary_requirements="one\ttwo\nthree\x0bfour")
+
+    assert response.status_code == 200
+    errors = {**response.context["about_form"].errors, **response.context["badge_form"].errors}
+    assert set(errors) == {"badge_name", "dietary_requirements"}
+    assert "invisible control character (U+0007)" in errors["badge_name"][0]
+    assert not Badge.objects.filter(user__email="controls-typed@example.com").exists()
+
+
+def test_control_characters_arriving_another_way_are_stripped_with_a_warning(sandbox_settings, event):
+    client, _ = badge_page(event, "controls@example.com")
+    # The form refuses them; a value can still arrive through the admin or an import.
+    Badge.objects.filter(user__email="controls@example.com").update(
+        badge_name="Ada\x07 \x1b[1mLovelace", dietary_requirements="one\ttwo\nthree\x0bfour\x7f")
+    log = confirm_and_sync(client, event, "controls@example.com")
+    contact = sandbox_settings.control.contact("controls@example.com")
 
     assert log.status == "success"
     assert contact["fields"]["BADGE_NAME"] == "Ada [1mLovelace"
@@ -75,7 +90,7 @@ def test_nul_is_refused_by_the_form_and_never_reaches_the_sync(sandbox_settings,
     assert response.context["about_form"].errors.get(field) or response.context["badge_form"].errors.get(field)
     assert "Null characters are not allowed." in response.content.decode()
     assert not Badge.objects.filter(user__email="nul@example.com").exists()
-    assert not SyncLog.objects.filter(email="nul@example.com").exists()
+    assert not SyncLog.objects.filter(user__email="nul@example.com").exists()
 
 
 def test_nul_in_a_choice_key_is_refused_too(event):
@@ -122,16 +137,27 @@ def test_unknown_choice_keys_are_dropped_and_the_field_omitted_if_nothing_remain
     assert log.warnings == [f"DIETARY_PREFERENCES: unknown choice {unknown} dropped"]
 
 
-def test_a_value_longer_than_ac_accepts_is_cut_at_a_grapheme_boundary_with_the_original_length(
-        sandbox_settings, event):
+def test_a_value_longer_than_ac_accepts_is_refused_by_the_form(event):
+    limit = LIMITS["textarea"]
+    _, response = badge_page(event, "long-typed@example.com", dietary_requirements="x" * (limit + 1))
+
+    assert response.status_code == 200
+    assert response.context["badge_form"].errors["dietary_requirements"] == [
+        f"Please shorten this to {limit:,} characters or fewer (it has {limit + 1:,})."]
+
+
+def test_a_value_longer_than_ac_accepts_arriving_another_way_is_cut_at_a_grapheme_boundary(sandbox_settings, event):
     limit = LIMITS["textarea"]
     family = "👨‍👩‍👧"  # one grapheme, five code points: it straddles the limit
-    typed = "x" * (limit - 2) + family + "tail"
-    _, log, contact = synced(sandbox_settings, event, "long@example.com", dietary_requirements=typed)
+    stored = "x" * (limit - 2) + family + "tail"
+    client, _ = badge_page(event, "long@example.com")
+    Badge.objects.filter(user__email="long@example.com").update(dietary_requirements=stored)
+    log = confirm_and_sync(client, event, "long@example.com")
+    contact = sandbox_settings.control.contact("long@example.com")
 
     assert log.status == "success"
     assert contact["fields"]["DIETARY_REQUIREMENTS"] == "x" * (limit - 2)
-    assert log.warnings == [f"DIETARY_REQUIREMENTS: cut to {limit - 2} characters (was {len(typed)})"]
+    assert log.warnings == [f"DIETARY_REQUIREMENTS: cut to {limit - 2} characters (was {len(stored)})"]
 
 
 @pytest.mark.parametrize("email, ac_text", [

@@ -153,7 +153,8 @@ def test_a_date_of_birth_in_the_future_is_refused(attendee_client, attendee, eve
 
     response = post(attendee_client, event, date_of_birth=tomorrow.isoformat())
 
-    assert form_errors(response)["date_of_birth"] == ["Your date of birth can't be in the future."]
+    assert form_errors(response)["date_of_birth"] == [
+        "We can't use this date: it is in the future. Enter a date of birth from 1 January 1900 to today."]
     attendee.refresh_from_db()
     assert attendee.date_of_birth is None
 

@@ -109,6 +109,23 @@ def test_a_field_whose_only_choice_the_account_lacks_is_left_out_not_blanked(bac
     assert payload.fields == {"TSHIRT": "l"} and len(payload.warnings) == 1
 
 
+def test_the_fields_are_read_from_the_store_once_per_catalog_and_again_once_forgotten():
+    client, store = Account(), MemoryStore()
+    reads = []
+    get_many = store.get_many
+    store.get_many = lambda kind, keys: reads.append(sorted(keys)) or get_many(kind, keys)
+    backend = ActiveCampaignBackend(client, AccountCatalog(client, store), "attendees")
+
+    for name in ("Ada", "Bea", "Cy"):
+        payload = ContactPayload(email="x@example.com", fields={"DIETARY_PREFERENCES": "||Vegan||", "BADGE_NAME": name})
+        backend.fit(payload)
+        assert payload.fields == {"DIETARY_PREFERENCES": "||vegan||", "BADGE_NAME": name}
+    assert reads == [["BADGE_NAME", "DIETARY_PREFERENCES"]] * 2   # not stored yet: read from AC, then once more
+    backend.catalog.forget_fields()
+    backend.fit(ContactPayload(email="x@example.com", fields={"TSHIRT": "Medium"}))
+    assert reads[2:] == [["TSHIRT"]] * 2
+
+
 def test_a_contact_found_by_email_counts_only_when_its_email_is_the_one_asked_for():
     # A filter AC does not apply returns the account's contacts unfiltered.
     client = Account(contacts=[{"id": "1", "email": "someone.else@example.com"},
