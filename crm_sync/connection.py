@@ -4,7 +4,7 @@ circuit breaker and the id catalog. ActiveCampaign is the one CRM today; a
 second would be picked here (crm.py describes what it must offer)."""
 from .activecampaign.backend import ActiveCampaignBackend, contact_url  # noqa: F401  (the admin links to contacts)
 from .activecampaign.catalog import AccountCatalog, StoredIds
-from .activecampaign.client import ActiveCampaignClient, api_base
+from .activecampaign.client import ActiveCampaignClient, api_base, check_account
 from .activecampaign.schema import AccountSchema, stored_report
 from .catalog import DatabaseCatalogStore
 from .conf import ac_account, crm_setting
@@ -60,10 +60,13 @@ def make_backend(*, breaker=None, patient=False, share=None, on_request=None, of
 
     `offline`: one that never contacts the CRM nor writes anything (the
     resync's dry run): it builds bulk rows from the ids already stored, an id
-    not stored yet standing as its key, and needs no API key.
+    not stored yet standing as its key. It refuses a URL or key the others
+    would refuse, with the same ConfigurationError: what was sent before is
+    kept per account, so a dry run without one would tell a different story.
     """
-    account_url = ac_account()[0]
+    account_url, api_key = ac_account()
     if offline:
+        check_account(account_url, api_key)
         return ActiveCampaignBackend(None, StoredIds(DatabaseCatalogStore(account_url)), crm_setting("LIST_STRINGID"),
                                      account_url=account_url)
     client = make_client(breaker=breaker, patient=patient, share=share, on_request=on_request)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from itertools import islice
 
+from django.db import reset_queries
 from django.db.models import CharField, Exists, OuterRef, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -164,18 +165,22 @@ class Resync:
 
     def run(self):
         """Run and return the Summary. Raises CrmError subclasses for a
-        configuration problem (bad key, missing field or list)."""
+        configuration problem (bad key, missing field or list); refused
+        settings are raised before anything is read or written, `crm` None."""
         options, summary = self.options, self.summary
-        if not options.dry_run:
-            summary.earlier = poll_open_batches(wait=options.poll_timeout, sleep=self.sleep)
-        people, importing = select_people(options, self.account_url, self.mapping)
-        summary.selected = people.count()
-        summary.in_open_batches = importing.count()
-        self.bulk = summary.selected >= BULK_MINIMUM if self.force_one_by_one is None else not self.force_one_by_one
+        # The account comes first, for the dry run too, refused alike: who is selected and
+        # who is skipped depend on what was sent to it before (ContactState is per account).
+        # The dry run's backend never contacts the CRM: rows from the ids already stored.
+        self.crm = (make_backend(offline=True) if options.dry_run
+                    else make_backend(patient=True, on_request=summary.count_request))
         try:
-            # The dry run's backend never contacts the CRM: rows from the ids already stored.
-            self.crm = (make_backend(offline=True) if options.dry_run
-                        else make_backend(patient=True, on_request=summary.count_request))
+            if not options.dry_run:
+                summary.earlier = poll_open_batches(wait=options.poll_timeout, sleep=self.sleep)
+            people, importing = select_people(options, self.account_url, self.mapping)
+            summary.selected = people.count()
+            summary.in_open_batches = importing.count()
+            self.bulk = (summary.selected >= BULK_MINIMUM if self.force_one_by_one is None
+                         else not self.force_one_by_one)
             self.sender = BulkSender(self.crm, self.account_url, summary, batch_size=options.batch_size,
                                      poll_timeout=options.poll_timeout, sleep=self.sleep)
             if options.dry_run:
@@ -184,27 +189,36 @@ class Resync:
             self._finish()
         finally:
             self._write_skipped()
-            if self.crm is not None:
-                self.crm.close()
+            self.crm.close()
         return summary
 
     # -- per person ------------------------------------------------------
     def _walk(self, people):
         done = 0
         for chunk in _chunks(people.iterator(chunk_size=CHUNK), CHUNK):
+            # A query per chunk, not per person: their state, records and erasures.
+            pks = [user.pk for user in chunk]
             states = {state.user_id: state for state in ContactState.objects.filter(
-                account_url=self.account_url, user_id__in=[user.pk for user in chunk])}
+                account_url=self.account_url, user_id__in=pks)}
+            attendees = self.mapping.load_many(chunk)
+            erased = set(ErasureReceipt.objects.filter(account_url=self.account_url,
+                                                       person_pk__in=[str(pk) for pk in pks])
+                         .values_list("person_pk", flat=True))
             for user in chunk:
                 if self.stopping():
                     self.summary.interrupted = True
                     self.summary.not_reached = self.summary.selected - done
                     return
-                self._person(user, states.get(user.pk))
+                self._person(user, states.get(user.pk), attendees[user.pk], str(user.pk) in erased)
                 done += 1
                 self.progress(done, self.summary.selected)
+            # With DEBUG on, Django keeps every query's SQL until a request
+            # ends, and a run is one long "request": its bulk inserts alone
+            # would hold hundreds of MB by 100,000 people.
+            reset_queries()
 
-    def _person(self, user, state):
-        the_plan = plan(user, state, self.mapping, fit=self.crm.fit)
+    def _person(self, user, state, attendee=None, erased=None):
+        the_plan = plan(user, state, self.mapping, fit=self.crm.fit, attendee=attendee, erased=erased)
         payload = the_plan.payload
         where, reason = route(the_plan)
         email = payload.email if payload else (self.mapping.email_of(user) or "").strip().lower()

@@ -1,7 +1,9 @@
 """Start everything a newcomer needs on the embedded defaults: the AC
 sandbox, the web app, and a Celery worker with beat, wired together through
-the environment this script sets. Ctrl-C or SIGTERM stops them all within
-a few seconds, leaving no process behind (tests/demo/test_stopping.py).
+the environment this script sets. The same settings go to the checkout's
+`.env`, so that the README's commands run in another shell reach the demo
+(tests/demo/test_readme_commands.py). Ctrl-C or SIGTERM stops them all
+within a few seconds, leaving no process behind (tests/demo/test_stopping.py).
 
 Run it through `scripts/start.sh`, which sets up the virtualenv first.
 """
@@ -22,6 +24,11 @@ SANDBOX_PORT = int(os.environ.get("DEMO_SANDBOX_PORT", 8100))
 CONTROL_PORT = int(os.environ.get("DEMO_SANDBOX_CONTROL_PORT", 8101))
 KEY_FILE = ROOT / "var" / "demo-api-key"
 WEBHOOK_TOKEN_FILE = ROOT / "var" / "demo-webhook-token"
+ENV_FILE = ROOT / ".env"
+ENV_FILE_HEADER = "# Written by scripts/start.sh"
+# Passed on to .env when the demo was started with them, so that another shell
+# reaches the same database and broker.
+PASSED_ON = ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_FILESYSTEM_BROKER_DIR")
 # How long the children get to stop after SIGTERM before they are killed:
 # the whole demo stops within 5 s.
 STOP_GRACE_SECONDS = 3.0
@@ -56,6 +63,24 @@ def demo_secret(path):
     return path.read_text().strip()
 
 
+def write_env_file(settings):
+    """Write the demo's settings to the checkout's .env (read by
+    badgemaker/settings.py), unless a .env the demo did not write is there:
+    that one is someone's own configuration. Returns whether it was written.
+
+    The file stays when the demo stops: a command run then finds the
+    sandbox gone and says AC cannot be reached. Only the owner may read it
+    (it holds the demo's API key); it is git-ignored."""
+    if ENV_FILE.exists() and not ENV_FILE.read_text().startswith(ENV_FILE_HEADER):
+        return False
+    lines = [f"{ENV_FILE_HEADER} at each start: the running demo's settings, read by commands run",
+             "# from this checkout (README, \"Operating it\"). Delete it to go back to the defaults.",
+             *(f"{name}={value}" for name, value in settings.items())]
+    with os.fdopen(os.open(ENV_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+        file.write("\n".join(lines) + "\n")
+    return True
+
+
 def main():
     # Ctrl-C must stop the demo even when it was started with SIGINT ignored
     # (by a shell's background job, as CI starts it): Python then leaves it ignored.
@@ -67,15 +92,20 @@ def main():
         print(f"Cannot start: {', '.join(taken)} already in use on 127.0.0.1. Stop whatever uses it, or set "
               "DEMO_WEB_PORT / DEMO_SANDBOX_PORT / DEMO_SANDBOX_CONTROL_PORT.", file=sys.stderr)
         return 1
-    env = dict(os.environ)
-    env.update({
+    settings = {
         "ACTIVECAMPAIGN_URL": f"http://127.0.0.1:{SANDBOX_PORT}",
         "ACTIVECAMPAIGN_API_KEY": demo_secret(KEY_FILE),
         # The sandbox posts its webhooks (an unsubscribe clicked on its page) back to the web app.
         "CRM_SYNC_WEBHOOK_TOKENS": demo_secret(WEBHOOK_TOKEN_FILE),
         "BADGEMAKER_PUBLIC_URL": f"http://127.0.0.1:{WEB_PORT}",
-        "PYTHONUNBUFFERED": "1",
-    })
+        **{name: os.environ[name] for name in PASSED_ON if name in os.environ},
+    }
+    if write_env_file(settings):
+        commands_note = f"Commands run from {ROOT} in another shell reach the demo (its settings are in .env):"
+    else:
+        commands_note = ("Your own .env was left as it is: commands run in another shell use it, not the demo's "
+                         "settings.\nMove it aside and start again for them to reach the demo:")
+    env = {**os.environ, **settings, "PYTHONUNBUFFERED": "1"}
     subprocess.run([PYTHON, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
     logs = ROOT / "var" / "demo-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -121,6 +151,9 @@ Badge Maker is running (Ctrl-C stops everything).
   Sync attempts      http://127.0.0.1:{WEB_PORT}/admin/crm_sync/synclog/
   AC sandbox         http://127.0.0.1:{SANDBOX_PORT}/   (the contacts "ActiveCampaign" holds)
   Logs               {logs}/
+
+{commands_note}
+  .venv/bin/python manage.py crm_sync_status   (and the README's other commands)
 """, flush=True)
         while all(process.poll() is None for process in processes.values()):
             time.sleep(0.5)

@@ -58,6 +58,15 @@ def api_base(account_url):
     return base if base.endswith("/api/3") else base + "/api/3"
 
 
+def check_account(account_url, api_key):
+    """Raise ConfigurationError, as a client would, when the URL or key
+    cannot reach an account; return the `/api/3` base. For a caller that
+    needs the account settled without sending anything (the resync's dry run)."""
+    if not api_key:
+        raise ConfigurationError("ACTIVECAMPAIGN_API_KEY is not set")
+    return api_base(account_url)
+
+
 def summarize_errors(body):
     """A readable one-line summary of AC's error body, whatever its shape
     (docs/activecampaign.md §3.4: `errors[]` objects, `errors` as a string, `message`,
@@ -135,9 +144,7 @@ class ActiveCampaignClient:
 
     def __init__(self, account_url, api_key, *, connect_timeout=3.05, read_timeout=10.0, retry_after_max_wait=5.0,
                  body_limit=2000, limiter=None, breaker=None, on_request=None):
-        if not api_key:
-            raise ConfigurationError("ACTIVECAMPAIGN_API_KEY is not set")
-        self.base = api_base(account_url)
+        self.base = check_account(account_url, api_key)
         self.timeout = (connect_timeout, read_timeout)
         self.retry_after_max_wait = retry_after_max_wait
         self.body_limit = body_limit

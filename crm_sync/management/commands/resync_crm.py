@@ -115,6 +115,8 @@ class Command(BaseCommand):
         except KeyboardInterrupt:
             aborted, interrupted = "stopped at once by a second Ctrl-C", True
         except CrmError as error:
+            if resync.crm is None:  # the settings were refused before anyone was selected: no summary
+                raise CommandError(str(error), returncode=1) from None
             aborted = f"stopped: {error}"
         finally:
             if previous is not None:
