@@ -16,7 +16,11 @@ VAR_DIR = BASE_DIR / "var"  # git-ignored: SQLite files, the embedded broker, up
 VAR_DIR.mkdir(exist_ok=True)
 
 env = environ.Env()
-if (BASE_DIR / ".env").exists():
+# The checkout's .env (scripts/start.sh writes the running demo's settings there, for commands
+# in another shell). A variable already in the environment wins over it. A test run ignores it,
+# and so does every process a test starts (pytest sets PYTEST_VERSION for them all), so a demo's
+# .env never changes what the tests see.
+if (BASE_DIR / ".env").exists() and "PYTEST_VERSION" not in os.environ:
     environ.Env.read_env(BASE_DIR / ".env")
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-change-me")
@@ -87,6 +91,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-gb"
+# Times to the second everywhere (badgemaker/formats/en): a locale's own
+# formats beat DATETIME_FORMAT here, so the project's formats module does.
+FORMAT_MODULE_PATH = "badgemaker.formats"
 TIME_ZONE = env("TIME_ZONE", default="Europe/London")
 USE_I18N = True
 USE_TZ = True

@@ -12,7 +12,7 @@ import json
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, PermissionDenied, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, JsonResponse
@@ -20,8 +20,10 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.timezone import localtime
 
 from . import dashboard, inbox
 from .connection import check_schema, contact_url, last_schema_report
@@ -34,6 +36,8 @@ from .outbox import queue_sync
 from .status import sync_status
 
 HISTORY_LIMIT = 20
+ROWS_NAMED = 5  # the rows a "Retry sync" message names
+PERSON_CHARS = 24  # the longest person the SyncLog list shows whole, in characters
 RETRY_PERMISSION = "crm_sync.retry_sync"
 SCHEMA_PERMISSION = "crm_sync.change_schema"
 # Requesting an erasure writes its receipt.
@@ -47,13 +51,12 @@ def event_field():
     return f"badge__{event}" if event else None
 
 
-def follow(obj, lookup):
-    """The value at a `badge__event` style lookup from `obj`, or None where a link is missing."""
-    for name in lookup.split("__"):
-        if obj is None:
-            return None
-        obj = getattr(obj, name, None)
-    return obj
+def cut(value, limit):
+    """`value` as text, cut to `limit` characters (the whole of it on hover),
+    free to break after an "@": an email's two halves on two lines."""
+    text = str(value)
+    local, at, domain = (text if len(text) <= limit else text[:limit - 1] + "…").partition("@")
+    return format_html('<span title="{}">{}{}<wbr>{}</span>', text, local, at, domain)
 
 
 def pretty_json(value):
@@ -129,24 +132,25 @@ def previous_success(log):
 # -- retrying ------------------------------------------------------------------
 def queue_retries(people_and_badges):
     """Queue one admin-triggered sync per distinct person, filed under the
-    first badge given for them. Returns how many were queued."""
+    first badge given for them. Returns the SyncLog rows queued."""
     chosen = {}
     for person, badge in people_and_badges:
         if person is not None:
             chosen.setdefault(person.pk, (person, badge))
     # One transaction: the tasks are dispatched once every row is written.
     with transaction.atomic():
-        for person, badge in chosen.values():
-            queue_sync(person, badge, trigger=SyncLog.Trigger.ADMIN)
-    return len(chosen)
+        return [queue_sync(person, badge, trigger=SyncLog.Trigger.ADMIN) for person, badge in chosen.values()]
 
 
-def report_retries(model_admin, request, queued):
-    if queued:
-        model_admin.message_user(request, f"Queued a new sync for {queued} {'person' if queued == 1 else 'people'}.",
-                                 messages.SUCCESS)
-    else:
+def report_retries(model_admin, request, rows):
+    """Say what was queued, naming the rows (up to ROWS_NAMED) so that staff can find them in the list."""
+    if not rows:
         model_admin.message_user(request, "Nothing queued: none of them belongs to a person.", messages.WARNING)
+        return
+    named = "; ".join(map(str, rows[:ROWS_NAMED])) + ("; …" if len(rows) > ROWS_NAMED else "")
+    model_admin.message_user(
+        request, f"Queued a new sync for {len(rows)} {'person' if len(rows) == 1 else 'people'}: {named}.",
+        messages.SUCCESS)
 
 
 # -- a person's CRM status, for any admin page ------------------------------------
@@ -259,8 +263,10 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
     """Read-only: rows are the record of what happened. Only superusers may
     delete one (retention deletes old rows on its own)."""
 
-    list_display = ("created_at", "person", "event", "trigger", "status", "error_category", "attempt",
-                    "api_calls", "took")
+    # Narrow enough for a 1280 px screen with the admin's sidebar and filters:
+    # short headers, status and error in one column, long values cut (whole on hover).
+    list_display = ("row", "created", "person", "trigger", "outcome", "attempt")
+    list_display_links = ("row",)
     date_hierarchy = "created_at"
     change_list_template = "admin/crm_sync/synclog/change_list.html"
     change_form_template = "admin/crm_sync/synclog/change_form.html"
@@ -280,21 +286,7 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
 
     # -- the list --------------------------------------------------------------
     def get_queryset(self, request):
-        related = ["user", "badge"]
-        event_lookup = event_field()
-        if event_lookup and self._is_relation(event_lookup):
-            related.append(event_lookup)
-        return super().get_queryset(request).select_related(*related)
-
-    def _is_relation(self, lookup):
-        model = self.model
-        try:
-            for name in lookup.split("__"):
-                field = model._meta.get_field(name)
-                model = field.related_model
-        except FieldDoesNotExist:
-            return False
-        return model is not None
+        return super().get_queryset(request).select_related("user", "badge")
 
     def get_list_filter(self, request):
         return ("status", "error_category", "trigger", *filter(None, [event_field()]), "created_at")
@@ -304,14 +296,25 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
         return ("email", *(f"user__{name}" for name in mapping.person_search_fields),
                 *(f"badge__{name}" for name in mapping.record_search_fields))
 
+    @admin.display(description="row", ordering="pk")
+    def row(self, log):
+        return log.pk
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, log):
+        # As text, not a datetime: the admin would keep a datetime on one line.
+        return date_format(localtime(log.created_at), "DATETIME_FORMAT")
+
     @admin.display(description="person", ordering="user__email")
     def person(self, log):
-        return log.user or log.email or "—"
+        return cut(log.user or log.email or "—", PERSON_CHARS)
 
-    @admin.display(description="event")
-    def event(self, log):
-        lookup = event_field()
-        return (follow(log, lookup) if lookup else None) or "—"
+    @admin.display(description="outcome", ordering="status")
+    def outcome(self, log):
+        if not log.error_category:
+            return log.get_status_display()
+        return format_html('{} <span title="{}">({})</span>', log.get_status_display(),
+                           log.get_error_category_display(), log.error_category)
 
     @admin.display(description="duration")
     def took(self, log):
@@ -706,7 +709,25 @@ class ErasureReceiptAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/crm_sync/holdings.html", context)
 
 
-# The admin index links to the dashboard through its template, unless the
-# project already uses its own index template (then it links it there).
-if admin.site.index_template is None:
-    admin.site.index_template = "admin/crm_sync/index.html"
+# -- the dashboard in the app list --------------------------------------------------
+def with_dashboard(get_app_list):
+    """An AdminSite's `get_app_list` with the dashboard as the first row of
+    crm_sync's section, for staff who may see sync attempts: the index, the
+    sidebar and the app's page then have one "CRM sync" section with it all."""
+
+    def get_app_list_with_dashboard(request, app_label=None):
+        app_list = get_app_list(request, app_label)
+        if request.user.has_perm("crm_sync.view_synclog"):
+            for app in app_list:
+                if app["app_label"] == SyncLog._meta.app_label:
+                    app["models"].insert(0, {
+                        "name": "Dashboard", "object_name": "Dashboard", "perms": {"view": True},
+                        "admin_url": reverse("admin:crm_sync_synclog_dashboard"), "add_url": None, "view_only": True,
+                    })
+        return app_list
+
+    return get_app_list_with_dashboard
+
+
+# The default site; a project with an AdminSite of its own wraps its get_app_list the same way (docs/admin.md).
+admin.site.get_app_list = with_dashboard(admin.site.get_app_list)

@@ -7,11 +7,14 @@ The newest `changed_at` wins, whatever order changes arrive in: AC delivers
 webhooks at least once and in no particular order (docs/activecampaign.md §8),
 so a late event must never undo a fresher choice.
 """
+from contextlib import nullcontext
+
 from django.db import transaction
 from django.utils import timezone
 
 from .mapping import crm_mapping
 from .models import ConsentRecord
+from .signals import without_sync
 
 Source = ConsentRecord.Source
 
@@ -21,7 +24,7 @@ def latest_consent(person):
     return ConsentRecord.objects.filter(person=person).order_by("-changed_at", "-id").first()
 
 
-def record_consent(person, *, opted_in, source, changed_at, reason="", wording="", inbox_event=None):
+def record_consent(person, *, opted_in, source, changed_at, reason="", wording="", inbox_event=None, sync=True):
     """Record that `person` opted in (or out) at `changed_at`, and set their
     opt-in field (the mapping's `opt_in_field`) to match.
 
@@ -29,7 +32,8 @@ def record_consent(person, *, opted_in, source, changed_at, reason="", wording="
     as new as this one or newer: an equal-or-newer change already decides,
     so this one changes nothing (and is not recorded; the caller keeps its
     own trace, e.g. the inbox row). The person is saved, which queues a
-    sync, only when the field actually changes."""
+    sync, only when the field actually changes; with `sync=False` the save
+    queues none (a change the CRM reported, which it holds already)."""
     with transaction.atomic():
         # The person's row locked: two changes arriving together are compared one after the other.
         locked = type(person)._default_manager.select_for_update().get(pk=person.pk)
@@ -40,7 +44,8 @@ def record_consent(person, *, opted_in, source, changed_at, reason="", wording="
             person=locked, opted_in=opted_in, source=source, changed_at=changed_at,
             reason=(reason or "")[:2000], wording=wording or "", inbox_event=inbox_event,
         )
-        set_opt_in(locked, opted_in)
+        with nullcontext() if sync else without_sync(locked):
+            set_opt_in(locked, opted_in)
     setattr(person, crm_mapping().opt_in_field, opted_in)  # the caller's copy says so too
     return record
 

@@ -110,7 +110,7 @@ def receive(*, source, event_type, contact_id, list_id, occurred_at, initiated_f
         if InboxEvent.objects.filter(dedup_key=key).exists():
             return None
         raise
-    transaction.on_commit(lambda: dispatch(event.pk), robust=True)
+    transaction.on_commit(lambda: publisher.dispatch_soon(event.pk), robust=True)
     return event
 
 
@@ -328,11 +328,13 @@ def follow_the_crm(event, person, wanted, reason=""):
 
 def change_consent(event, person, state, *, opted_in, reason, done):
     """Record the change and set the list status the CRM confirmed, in one
-    transaction: the sync the person's save queues (on commit) then already
-    sees the list status, and sends the CRM nothing for an unsubscribe."""
+    transaction. An unsubscribe queues no sync: the CRM holds it already.
+    An opt-in does (the person's save queues it, on commit, and it sees the
+    list status): their values were not sent to AC while they were opted out."""
     with transaction.atomic():
         record = record_consent(person, opted_in=opted_in, source=consent_source(event),
-                                changed_at=event.occurred_at or event.received_at, reason=reason, inbox_event=event)
+                                changed_at=event.occurred_at or event.received_at, reason=reason, inbox_event=event,
+                                sync=opted_in)
         if record is None:
             return Outcome.IGNORED, Reason.OLDER
         state.list_status = SUBSCRIBED if opted_in else UNSUBSCRIBED

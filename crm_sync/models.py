@@ -147,7 +147,9 @@ class SyncLog(models.Model):
         permissions = [("retry_sync", "Can retry CRM syncs")]
 
     def __str__(self):
-        return f"{self.email or self.user_id} attempt {self.attempt}: {self.status}"
+        # The row's id and the attempt's number, each named: "attempt 7" was taken for a row id.
+        whose = self.email or f"person {self.user_id}"
+        return f"SyncLog row {self.pk} (attempt {self.attempt} for {whose})"
 
     @property
     def duration(self):

@@ -2,6 +2,9 @@
 queues a sync; a deleted person is erased from the CRM. They only hand
 off; no CRM call, no waiting (but for the one lookup an erasure may need,
 erasure.request_erasure)."""
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.apps import apps
 from django.db.models.signals import post_save, pre_delete
 
@@ -12,6 +15,20 @@ from .outbox import queue_sync
 
 # Saves that change nothing the CRM holds (a login, a password change).
 IGNORED_PERSON_FIELDS = {"last_login", "password"}
+# The people whose saves queue no sync just now (`without_sync`).
+_quiet_people = ContextVar("crm_sync_quiet_people", default=frozenset())
+
+
+@contextmanager
+def without_sync(person):
+    """Inside the block, saves of `person` queue no sync. For a change the
+    CRM itself reported (an unsubscribe, consent.py): it holds it already,
+    so a sync back would only be a skipped row."""
+    token = _quiet_people.set(_quiet_people.get() | {person.pk})
+    try:
+        yield
+    finally:
+        _quiet_people.reset(token)
 
 
 def record_saved(sender, instance, raw=False, **kwargs):
@@ -19,11 +36,14 @@ def record_saved(sender, instance, raw=False, **kwargs):
         return
     mapping = crm_mapping()
     if mapping.is_confirmed(instance):
-        queue_sync(mapping.person_of(instance), badge=instance)
+        # By key: the confirming request pays for the row's INSERT and nothing more.
+        queue_sync(mapping.person_pk_of(instance), badge=instance)
 
 
 def person_saved(sender, instance, created=False, raw=False, update_fields=None, **kwargs):
     if raw or created or (update_fields and set(update_fields) <= IGNORED_PERSON_FIELDS):
+        return
+    if instance.pk in _quiet_people.get():
         return
     record = crm_mapping().latest_confirmed(instance)
     if record is not None:

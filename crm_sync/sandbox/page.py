@@ -10,11 +10,17 @@ It also names the custom fields with no relation and the lists in no user
 group: AC's UI does not show those (docs/activecampaign.md §11.3), which is
 the trap an account set up through the API falls into.
 
+Times are shown in the account's time zone, as AC shows them, and the page
+says which. It fits a 1280 px wide window: long emails and URLs wrap.
+
 Every value is escaped: contact data is attacker-controlled (a badge name can
 be ``<script>``), and this page must show it as text.
 """
 
+import datetime
 from html import escape
+
+from .store import ACCOUNT_TZ
 
 _STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }
@@ -22,14 +28,17 @@ h1 { font-size: 1.4rem; margin-bottom: .2rem; }
 p.sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #ddd; padding: .4rem .6rem; text-align: left; vertical-align: top; }
+/* Long emails and URLs wrap anywhere, so that the page fits a 1280 px window. */
+.email, td code { overflow-wrap: anywhere; }
+th.email { width: 12em; }
 th { background: #f5f5f5; }
 dl { margin: 0; display: grid; grid-template-columns: max-content auto; gap: 0 .8rem; }
 dt { color: #666; font-family: monospace; }
 dd { margin: 0; white-space: pre-wrap; }
 .tag { display: inline-block; background: #eef; border-radius: 3px; padding: 0 .3rem; margin: 0 .2rem .2rem 0; }
 .empty { color: #666; }
-form.action { margin: 0 0 .3rem; display: flex; gap: .3rem; }
-form.action input[type=text] { width: 9rem; }
+form.action { margin: 0 0 .3rem; display: flex; flex-wrap: wrap; gap: .3rem; }
+form.action input[type=text] { width: 8rem; }
 .off { color: #a00; }
 """
 
@@ -45,8 +54,9 @@ def render(contacts, catalog=None, webhooks=(), deliveries=()):
     if contacts:
         rows = "\n".join(_contact_row(c) for c in contacts)
         body = (
-            "<table><thead><tr><th>Id</th><th>Email</th><th>Name</th><th>Phone</th>"
-            "<th>Fields</th><th>Tags</th><th>Lists</th><th>Updated</th><th>Act as the contact</th></tr></thead>"
+            "<table><thead><tr><th>Id</th><th class=\"email\">Email</th><th>Name</th><th>Phone</th>"
+            f"<th>Fields</th><th>Tags</th><th>Lists</th><th>Updated ({_zone()})</th><th>Act as the contact</th>"
+            "</tr></thead>"
             f"<tbody>\n{rows}\n</tbody></table>"
         )
     else:
@@ -61,7 +71,8 @@ def render(contacts, catalog=None, webhooks=(), deliveries=()):
         f"<style>{_STYLE}</style></head><body>"
         "<h1>ActiveCampaign sandbox</h1>"
         f"<p class=\"sub\">The emulated account &middot; {count} &middot; "
-        "the buttons do what the contact would, and fire the webhooks AC would</p>"
+        "the buttons do what the contact would, and fire the webhooks AC would &middot; "
+        f"times in the account&rsquo;s time zone, {_zone()}, as AC shows them</p>"
         f"{body}{_webhooks(webhooks, deliveries)}{_hidden_in_ui(catalog or {})}</body></html>\n"
     )
 
@@ -89,15 +100,16 @@ def _webhooks(webhooks, deliveries):
         f"<td>{_ACTIVE if w['active'] else _SWITCHED_OFF}</td></tr>"
         for w in webhooks)
     sent = "".join(
-        f"<tr><td>{escape(d['date_time'])}</td><td>{escape(d['type'])}</td><td>{escape(d['email'])}</td>"
+        f"<tr><td>{_account_time(d['date_time'])}</td><td>{escape(d['type'])}</td>"
+        f"<td class=\"email\">{escape(d['email'])}</td>"
         f"<td>{escape(d['initiated_from'])}</td><td><code>{escape(d['url'])}</code></td>"
         f"<td>{escape(d['outcome'])} {escape(str(d['status'] or d['error'] or ''))}</td></tr>"
         for d in list(deliveries)[-_DELIVERIES_SHOWN:][::-1])
     return (
         "<h2>Webhooks</h2><table class=\"webhooks\"><thead><tr><th>Id</th><th>Name</th><th>URL</th><th>Events</th>"
         f"<th>Sources</th><th>List</th><th>State</th></tr></thead><tbody>{hooks}</tbody></table>"
-        "<h2>Latest deliveries</h2><table class=\"deliveries\"><thead><tr><th>Event time</th><th>Type</th>"
-        "<th>Contact</th><th>Initiated from</th><th>URL</th><th>Outcome</th></tr></thead>"
+        f"<h2>Latest deliveries</h2><table class=\"deliveries\"><thead><tr><th>Event time ({_zone()})</th><th>Type</th>"
+        "<th class=\"email\">Contact</th><th>Initiated from</th><th>URL</th><th>Outcome</th></tr></thead>"
         f"<tbody>{sent}</tbody></table>"
     )
 
@@ -132,7 +144,25 @@ def _contact_row(contact):
         f"{escape(stringid)}: {_LIST_STATUS.get(status, escape(str(status)))}"
         for stringid, status in contact["lists"].items())
     cells = [
-        escape(contact["id"]), escape(contact["email"]), escape(name), escape(contact["phone"]),
-        f"<dl>{fields}</dl>" if fields else "", tags, lists, escape(contact["updated"]), _actions(contact),
+        escape(contact["id"]), f'<span class="email">{escape(contact["email"])}</span>', escape(name),
+        escape(contact["phone"]),
+        f"<dl>{fields}</dl>" if fields else "", tags, lists, _account_time(contact["updated"]), _actions(contact),
     ]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _zone():
+    """The account's time zone by name (AC's own: America/Chicago), or its offset."""
+    return escape(getattr(ACCOUNT_TZ, "key", None) or str(ACCOUNT_TZ))
+
+
+def _account_time(text):
+    """An ISO 8601 time as AC writes it, in the account's time zone, to the
+    second: ``2026-05-01 09:30:00``. Anything else is shown as it is."""
+    try:
+        moment = datetime.datetime.fromisoformat(str(text))
+    except ValueError:
+        return escape(str(text))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(ACCOUNT_TZ)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")

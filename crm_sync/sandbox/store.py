@@ -23,9 +23,9 @@ import threading
 try:
     from zoneinfo import ZoneInfo
 
-    _ACCOUNT_TZ = ZoneInfo("America/Chicago")
+    ACCOUNT_TZ = ZoneInfo("America/Chicago")
 except Exception:  # no tz database on this machine: a fixed offset will do
-    _ACCOUNT_TZ = datetime.timezone(datetime.timedelta(hours=-5))
+    ACCOUNT_TZ = datetime.timezone(datetime.timedelta(hours=-5))
 
 # Data tables, wiped by a reset. ``counters`` is deliberately not among them.
 _DATA_TABLES = (
@@ -114,22 +114,22 @@ PENDING = "queued"
 
 def now_text():
     """The current time as AC writes it: ISO 8601 in the account's timezone."""
-    return datetime.datetime.now(_ACCOUNT_TZ).replace(microsecond=0).isoformat()
+    return datetime.datetime.now(ACCOUNT_TZ).replace(microsecond=0).isoformat()
 
 
 def to_account_timezone(moment):
     """An aware datetime shifted into the account's timezone, as AC stores datetimes."""
-    return moment.astimezone(_ACCOUNT_TZ).isoformat()
+    return moment.astimezone(ACCOUNT_TZ).isoformat()
 
 
 def account_month():
     """The current calendar month in the account's timezone, ``YYYY-MM``: AC's deletion cap counts per month."""
-    return datetime.datetime.now(_ACCOUNT_TZ).strftime("%Y-%m")
+    return datetime.datetime.now(ACCOUNT_TZ).strftime("%Y-%m")
 
 
 def in_account_timezone(naive):
     """A naive datetime read as the account's local time (how AC reads a time without an offset)."""
-    return naive.replace(tzinfo=_ACCOUNT_TZ)
+    return naive.replace(tzinfo=ACCOUNT_TZ)
 
 
 def is_after(stored, moment):
@@ -553,6 +553,32 @@ class Store:
         self.db.execute(
             "UPDATE bulk_batches SET status = ?, success = ?, failure = ? WHERE id = ?",
             (status, json.dumps(success_ids), json.dumps(failure_emails), batch_id))
+
+    # The importer writes a whole row at once: what set_field_value and
+    # insert_contact_tag do for each value and tag, in a few statements.
+
+    def set_field_values(self, contact_id, values, now):
+        """Create or overwrite the contact's values of several fields, ``{field id: value}``."""
+        held = dict(self.db.execute(
+            "SELECT field_id, id FROM field_values WHERE contact_id = ?", (contact_id,)).fetchall())
+        self.db.executemany("UPDATE field_values SET value = ?, udate = ? WHERE id = ?",
+                            [(value, now, held[field_id]) for field_id, value in values.items() if field_id in held])
+        new = [(field_id, value) for field_id, value in values.items() if field_id not in held]
+        if new:
+            first = self.next_id("field_value", len(new)) - len(new) + 1
+            self.db.executemany(
+                "INSERT INTO field_values (id, contact_id, field_id, value, cdate, udate) VALUES (?, ?, ?, ?, ?, ?)",
+                [(first + n, contact_id, field_id, value, now, now) for n, (field_id, value) in enumerate(new)])
+
+    def attach_tags(self, contact_id, tag_ids, now):
+        """Attach those of ``tag_ids`` the contact does not have yet."""
+        held = {row[0] for row in self.db.execute("SELECT tag_id FROM contact_tags WHERE contact_id = ?",
+                                                  (contact_id,))}
+        new = [tag_id for tag_id in dict.fromkeys(tag_ids) if tag_id not in held]
+        if new:
+            first = self.next_id("contact_tag", len(new)) - len(new) + 1
+            self.db.executemany("INSERT INTO contact_tags (id, contact_id, tag_id, cdate) VALUES (?, ?, ?, ?)",
+                                [(first + n, contact_id, tag_id, now) for n, tag_id in enumerate(new)])
 
     # -- whole-state views for the control API and the HTML page -----------
 

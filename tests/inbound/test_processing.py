@@ -9,10 +9,10 @@ from crm_sync import inbox, locks
 from crm_sync.attempts import pause, unpause
 from crm_sync.crm import SUBSCRIBED, UNSUBSCRIBED
 from crm_sync.errors import ServerError
-from crm_sync.models import ConsentRecord, ContactState, InboxEvent
+from crm_sync.models import ConsentRecord, ContactState, InboxEvent, SyncLog
 from crm_sync.sync import Action, Reason
 from crm_sync.testing import capture_syncs
-from tests.inbound.conftest import processed, receive
+from tests.inbound.conftest import ac_form, processed, receive, webhook_path
 
 pytestmark = pytest.mark.django_db
 MINUTE = datetime.timedelta(minutes=1)
@@ -42,6 +42,19 @@ def test_an_unsubscribe_ac_confirms_opts_the_person_out_with_a_record(ada, crm):
     assert (event.outcome, event.person, event.attempts) == ("applied", ada, 1)
     assert "opted out" in event.reason and event.processed_at is not None
     assert crm.reads == ["42"]  # AC asked once
+
+
+def test_an_unsubscribe_posted_by_ac_queues_no_sync_back(ada, crm, client):
+    """AC holds the unsubscribe already: applying its word here writes no SyncLog row."""
+    crm.statuses["42"] = UNSUBSCRIBED
+    rows = SyncLog.objects.count()
+
+    assert client.post(webhook_path(), ac_form("unsubscribe")).status_code == 200
+    event = processed(InboxEvent.objects.get())
+
+    ada.refresh_from_db()
+    assert (event.outcome, ada.crm_opt_in) == ("applied", False)
+    assert SyncLog.objects.count() == rows
 
 
 def test_after_an_unsubscribe_the_next_badge_edit_sends_nothing(ada, crm):

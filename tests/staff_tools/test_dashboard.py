@@ -191,3 +191,20 @@ def test_dashboard_tells_the_operator_why_syncs_wait(admin_client):
     assert "Open (configuration)</strong>: AC refused the API key (403)" in page
     assert "<strong class=\"crm-bad\">Paused</strong>: AC maintenance window" in page
     assert "0 queued, 0 running" in page
+
+
+def test_the_admin_index_has_one_crm_sync_section_with_the_dashboard_first(viewer):
+    response = viewer.get(reverse("admin:index"))
+
+    [crm_sync] = [app for app in response.context["app_list"] if app["name"] == "CRM sync"]
+    assert crm_sync["models"][0]["name"] == "Dashboard"
+    assert crm_sync["models"][0]["admin_url"] == reverse("admin:crm_sync_synclog_dashboard")
+    assert response.content.decode().count(">CRM sync</a>") == 1  # the section's own caption, once
+
+
+def test_staff_who_may_not_see_attempts_get_no_dashboard_row(client, make_staff):
+    staff = make_staff(client, "badges.view_badge")
+
+    app_list = staff.get(reverse("admin:index")).context["app_list"]
+
+    assert "Dashboard" not in [model["name"] for app in app_list for model in app["models"]]

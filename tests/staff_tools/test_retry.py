@@ -46,7 +46,11 @@ def test_retry_selected_rows_queues_one_admin_sync_per_person(retrier, people, c
     assert rows[0].badge == people["ada_new"]  # filed under the newest selected row's badge
     assert sorted(sync.log.pk for sync in captured_syncs) == sorted(row.pk for row in rows)
     assert all(sync.log.status == "queued" for sync in captured_syncs)  # captured: no broker, no worker
-    assert "Queued a new sync for 2 people." in messages_of(response)
+    first, second = sorted(rows, key=lambda row: row.pk)
+    # Each row named by its id and its attempt's number, never one for the other.
+    assert messages_of(response) == [
+        f"Queued a new sync for 2 people: SyncLog row {first.pk} (attempt 1 for {first.email}); "
+        f"SyncLog row {second.pk} (attempt 1 for {second.email})."]
 
 
 def test_retry_selected_badges(retrier, people):
@@ -54,7 +58,7 @@ def test_retry_selected_badges(retrier, people):
         people["ada_old"].pk, people["ada_new"].pk, people["grace_badge"].pk]}, follow=True)
 
     assert [row.user for row in admin_rows()] == [people["ada"], people["grace"]]
-    assert "Queued a new sync for 2 people." in messages_of(response)
+    assert messages_of(response)[0].startswith("Queued a new sync for 2 people: SyncLog row ")
 
 
 def test_retry_selected_people_files_it_under_their_latest_badge(retrier, people):
@@ -75,7 +79,7 @@ def test_retry_button_on_the_badge_page(retrier, people):
     assert response.redirect_chain[-1][0] == badge_page
     (row,) = admin_rows()
     assert (row.user, row.badge, row.trigger) == (people["ada"], people["ada_old"], "admin")
-    assert "Queued a new sync for 1 person." in messages_of(response)
+    assert messages_of(response) == [f"Queued a new sync for 1 person: {row}."]
 
 
 def test_retry_button_ignores_a_foreign_next_url_and_refuses_someone_elses_badge(retrier, people):

@@ -28,14 +28,37 @@ def ada(make_user, confirm_badge):
 
 def test_list_shows_each_attempt_with_its_columns(viewer, ada, make_log):
     user, badge = ada
-    make_log(user, badge, status="failed", error_category="validation", attempt=2, api_calls=3, seconds=1.5)
+    log = make_log(user, badge, status="failed", error_category="validation", attempt=2, api_calls=3, seconds=1.5)
+
+    response = viewer.get(CHANGELIST)
+    page = response.content.decode()
+
+    columns = [name for name in response.context["cl"].list_display if name != "action_checkbox"]
+    assert columns == ["row", "created", "person", "trigger", "outcome", "attempt"]
+    for text in (f">{log.pk}</a>", "ada@<wbr>example.com", "Badge or profile saved", "Failed",
+                 'title="AC rejected the data (fix the data)">(validation)', '<td class="field-attempt">2</td>'):
+        assert text in page
+    assert reverse("admin:crm_sync_synclog_dashboard") in page
+
+
+def test_list_times_are_to_the_second(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge)
+    log.created_at = datetime.datetime(2026, 5, 1, 8, 30, 15, tzinfo=datetime.timezone.utc)
+    log.save()
 
     page = viewer.get(CHANGELIST).content.decode()
 
-    for text in ("ada@example.com", "PyCon 2026", "Badge or profile saved", "Failed",
-                 "AC rejected the data (fix the data)", "1.50 s"):
-        assert text in page
-    assert reverse("admin:crm_sync_synclog_dashboard") in page
+    assert "1 May 2026, 09:30:15" in page  # Europe/London in May: UTC+1
+
+
+def test_a_long_email_is_cut_with_the_whole_on_hover(viewer, make_user, confirm_badge):
+    confirm_badge(make_user(email="ada.lovelace.countess.of.lovelace@example-university.co.uk"))
+
+    page = viewer.get(CHANGELIST).content.decode()
+
+    assert ('title="ada.lovelace.countess.of.lovelace@example-university.co.uk">'
+            "ada.lovelace.countess.o…<wbr></span>") in page
 
 
 @pytest.mark.parametrize("query, found", [
