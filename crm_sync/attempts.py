@@ -14,7 +14,7 @@ import random
 import time
 from dataclasses import dataclass
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError, models, transaction
 from django.utils import timezone
 
 from .breaker import CircuitBreaker, CircuitOpen
@@ -52,9 +52,17 @@ class Ran:
 
 # -- opening -------------------------------------------------------------------
 def open_attempt(person, record=None, trigger=SyncLog.Trigger.SIGNAL):
-    """A new queued attempt for `person`, in the caller's transaction."""
-    email = (crm_mapping().email_of(person) or "").strip().lower()
-    return SyncLog.objects.create(user=person, badge=record, email=email, trigger=trigger)
+    """A new queued attempt for `person`, in the caller's transaction.
+    `person` may be only their primary key (a confirmation loads no one):
+    the row's email is then filled in once it is handed on (outbox) or run."""
+    if not isinstance(person, models.Model):
+        return SyncLog.objects.create(user_id=person, badge=record, trigger=trigger)
+    return SyncLog.objects.create(user=person, badge=record, email=row_email(person), trigger=trigger)
+
+
+def row_email(person):
+    """The address a SyncLog row files `person` under."""
+    return (crm_mapping().email_of(person) or "").strip().lower()
 
 
 # -- the pause switch ----------------------------------------------------------
@@ -168,8 +176,9 @@ def finish(log, status, category, message, retry=False):
         log.retry_at = log.finished_at + timezone.timedelta(seconds=backoff(log.attempt))
     log.save()
     level = logging.WARNING if status == Status.FAILED else logging.INFO
-    logger.log(level, "crm_sync: SyncLog row %s (person %s, attempt %s): %s %s %s",
-               log.pk, log.user_id, log.attempt, status, category, message)
+    # The row's id and the attempt's number side by side, each named; the person by id (no email in logs).
+    logger.log(level, "crm_sync: SyncLog row %s (attempt %s for person %s): %s%s: %s", log.pk, log.attempt,
+               log.user_id, status, f" ({category})" if category else "", message or "-")
 
 
 def fail(log, category, message, retryable, requests=()):

@@ -91,7 +91,7 @@ def request_erasure(person, requested_by, *, leaving=False):
         receipt.save()
         forget_person(receipt.person_pk, account_url, receipt.contact_id)
         if receipt.status in OPEN:
-            transaction.on_commit(lambda: dispatch(receipt.pk), robust=True)
+            transaction.on_commit(lambda: publisher.dispatch_soon(receipt.pk), robust=True)
     return receipt
 
 

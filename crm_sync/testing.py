@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from . import outbox
-from .attempts import run_attempt
+from .attempts import row_email, run_attempt
 from .conf import ac_account
 from .models import ContactState, SyncLog
 from .sync import plan
@@ -68,6 +68,8 @@ def capture_syncs():
         log = SyncLog.objects.select_related("user").filter(pk=log_id).first()
         if log is None:  # deleted before it was handed over: nothing would run
             return True
+        if not log.email and log.user:  # queued by key alone: the relay would fill it in
+            log.email = row_email(log.user)
         state = ContactState.objects.filter(user=log.user, account_url=ac_account()[0]).first() if log.user else None
         captured.append(CapturedSync(log=log, plan=plan(log.user, state)))
         return True

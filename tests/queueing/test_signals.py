@@ -2,9 +2,11 @@
 
 The tests whose subject is the publish to Celery mock `apply_async`; the
 others keep the broker out with the test seam (`captured_syncs`)."""
+import threading
 from unittest import mock
 
 import pytest
+from django.db import transaction
 from kombu.exceptions import OperationalError
 
 from crm_sync import outbox
@@ -27,21 +29,22 @@ def publish():
         yield apply_async
 
 
-def test_confirming_a_badge_queues_one_attempt_dispatched_on_commit(make_user, confirm_badge, publish,
-                                                                     django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)  # the relay thread marks the row dispatched: it must see it
+def test_confirming_a_badge_queues_one_attempt_dispatched_on_commit(make_user, confirm_badge, publish):
     user = make_user()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    with transaction.atomic():  # as the confirmation view saves
         badge = confirm_badge(user)
         log = SyncLog.objects.get()
         assert not publish.called  # nothing leaves before the transaction commits
-    for callback in callbacks:
-        callback()
+    assert outbox.publisher.flush()  # published from the relay thread
 
     assert (log.status, log.trigger, log.attempt, log.user, log.badge) == ("queued", "signal", 1, user, badge)
     publish.assert_called_once()
     args, kwargs = publish.call_args
     assert args == ((log.pk,),)  # ids only: no personal data in the broker or task results
     assert kwargs["retry"] is False
+    log.refresh_from_db()
+    assert log.dispatched_at is not None
 
 
 def test_draft_badge_queues_nothing(make_user, make_event, captured_syncs):
@@ -71,12 +74,14 @@ def test_person_without_confirmed_badge_or_login_only_queues_nothing(make_user, 
 
 
 @pytest.mark.parametrize("error", [OperationalError("connection refused"), ConnectionRefusedError(111, "refused")])
+@pytest.mark.django_db(transaction=True)
 def test_broker_down_leaves_the_row_queued_and_never_raises(make_user, confirm_badge, publish, error,
                                                            django_capture_on_commit_callbacks):
     publish.side_effect = error
     with django_capture_on_commit_callbacks(execute=True):
         confirm_badge(make_user())
         confirm_badge(make_user())
+    assert outbox.publisher.flush()
     assert list(SyncLog.objects.values_list("status", flat=True)) == ["queued", "queued"]
     # After the first failure, publishing is skipped for a few seconds instead of waiting on the broker again.
     assert publish.call_count == 1
@@ -96,14 +101,20 @@ def test_sweep_dispatches_rows_stranded_in_the_queue(make_user, confirm_badge, p
     assert outbox.dispatch_stranded() == 0  # not sent again until another sweep interval passes
 
 
-def test_a_broker_that_never_answers_holds_the_request_for_at_most_a_second(make_user, confirm_badge, publish,
-                                                                          django_capture_on_commit_callbacks):
-    import time
+@pytest.mark.django_db(transaction=True)
+def test_the_confirming_request_never_waits_for_the_broker(make_user, confirm_badge, publish):
+    """A broker that accepts the connection and never answers: the commit
+    returns while the relay thread is still publishing, and the row is
+    marked dispatched once the broker takes it."""
+    broker_answers = threading.Event()
+    publish.side_effect = lambda *args, **kwargs: broker_answers.wait(10)
+    confirm_badge(make_user())  # autocommit: the on-commit hand-off has run
+    log = SyncLog.objects.get()
+    assert (log.status, log.dispatched_at) == ("queued", None)  # the publish is still hanging
+    assert not outbox.publisher.flush(timeout=0.2)
 
-    publish.side_effect = lambda *args, **kwargs: time.sleep(3)  # accepts the connection, never answers
-    started = time.monotonic()
-    with django_capture_on_commit_callbacks(execute=True):
-        confirm_badge(make_user())
-    assert time.monotonic() - started < 1.8
-    assert SyncLog.objects.get().status == "queued"
-    assert outbox.dispatch(SyncLog.objects.get().pk) is False  # skipped for a few seconds, no new wait
+    broker_answers.set()
+    assert outbox.publisher.flush()
+    log.refresh_from_db()
+    publish.assert_called_once()
+    assert log.dispatched_at is not None

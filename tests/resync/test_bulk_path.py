@@ -164,7 +164,7 @@ def test_a_failure_reported_at_import_time_fails_that_person_only(ac, attendee):
 @pytest.mark.django_db(transaction=True)
 def test_a_live_success_during_the_import_queues_a_live_sync_to_compare(ac, attendee, monkeypatch):
     published = []
-    monkeypatch.setattr("crm_sync.outbox.dispatch", lambda log_id, countdown=None: published.append(log_id))
+    monkeypatch.setattr("crm_sync.outbox.publisher.dispatch_soon", published.append)
     people = [attendee() for _ in range(11)]
     ac.control.set_faults(bulk_delay_seconds=0.3)
     resync(*since(), "--poll-timeout", "0.05")
