@@ -1,27 +1,37 @@
-"""Bulk resync against one by one, on the AC sandbox with AC's limits on.
+"""Bulk resync against AC's importer ceiling, and against one by one, on the AC sandbox with AC's limits on.
 
-    .venv/bin/python bench/resync_bulk_vs_single.py [--people 10000] [--single 300]
+    .venv/bin/python bench/resync_bulk_vs_single.py [--sizes 10000,100000] [--single 300]
+    DATABASE_URL=postgres://… .venv/bin/python bench/resync_bulk_vs_single.py --sizes 10000,100000
 
 Sets Django up on a throwaway SQLite database in a temporary directory (or
-on DATABASE_URL, if set: point it at a database you can throw away), starts
-a Sandbox in this process on free ports with its defaults, which are AC's
-limits (5 requests per second, 100 multi-contact and 20 single-contact bulk
-imports per minute, importing modelled as bulk_delay_seconds plus
-bulk_seconds_per_contact × N), and creates the people straight in the
-database (no signals, so no live syncs). Then:
+on DATABASE_URL, if set: point it at a database you can throw away; each run
+creates its own events and people in it), starts a Sandbox in this process
+on free ports with its defaults, which are AC's limits (5 requests per
+second, 100 multi-contact and 20 single-contact bulk imports per minute,
+importing modelled as bulk_delay_seconds plus bulk_seconds_per_contact × N),
+and creates the people straight in the database (no signals, so no live
+syncs). Then, for each size:
 
-- `manage.py resync_crm` over the bulk people, in a subprocess, so that its
-  peak memory (ru_maxrss of the children) is the bulk run's alone;
+- `manage.py resync_crm` over that many people, in a subprocess, as an
+  operator runs it; its peak memory is that process's own high-water mark
+  (VmHWM, read by the process as it exits: ru_maxrss would count this
+  process's memory too, which the child had before it became Python again);
+
+and once:
+
 - the same people-to-contact work one by one (the live sync's path, as the
-  command takes it for 10 people or fewer) over the single people, here.
+  command takes it for 10 people or fewer) over the `--single` people, here.
 
-Prints people per second for each, their ratio, the sandbox settings used
-and the bulk run's peak memory.
+Prints, for each, people per minute, the ratio to AC's importer ceiling
+(250 contacts a request × 100 requests a minute = 25,000 people a minute),
+the bulk run's peak memory, the requests the sandbox saw, and the ratio of
+bulk to one by one. A bulk run starts only once the importer's minute of the
+run before it has passed, so each meets a fresh budget.
 """
 import argparse
 import datetime
 import os
-import resource
+import platform
 import secrets
 import shutil
 import subprocess
@@ -32,14 +42,36 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = datetime.date(2026, 3, 10)
+# AC's bulk importer: 250 contacts a request, 100 multi-contact requests a minute (docs/activecampaign.md §7).
+IMPORTER_CEILING = 250 * 100
+IMPORTER_MINUTE = 61.0   # the command counts the importer's minute as 61 s
+# Runs manage.py, then writes its own peak resident memory (kB) to BENCH_PEAK_FILE.
+PEAK_WRAPPER = """
+import os, re, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    with open("/proc/self/status") as status:
+        peak = re.search(r"VmHWM:\\s+(\\d+) kB", status.read()).group(1)
+    with open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(peak)
+"""
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--people", type=int, default=10_000, help="people resynced in bulk (default 10000)")
-    parser.add_argument("--single", type=int, default=300, help="people resynced one by one (default 300)")
+    parser.add_argument("--sizes", default="10000",
+                        help="people resynced in bulk, one run per size, comma-separated (default 10000)")
+    parser.add_argument("--people", type=int, help="one size (the same as --sizes N)")
+    parser.add_argument("--single", type=int, default=300, help="people resynced one by one (default 300; 0 skips)")
+    parser.add_argument("--import-seconds", type=float, default=None,
+                        help="how long the sandbox takes to import a batch, before its per-contact time "
+                             "(its bulk_delay_seconds; default 2.0): AC's own import is slower")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    return parser.parse_args()
+    args = parser.parse_args()
+    args.sizes = [args.people] if args.people else [int(size) for size in args.sizes.split(",") if size.strip()]
+    return args
 
 
 def setup_django(workdir, sandbox):
@@ -85,13 +117,20 @@ def create_people(count, slug):
         ])
 
 
-def run_bulk(slug):
-    """The command in a subprocess; returns (seconds, stdout, stderr, exit status)."""
-    command = [sys.executable, str(ROOT / "manage.py"), "resync_crm", "--since", str(DAY), "--until", str(DAY),
-               "--event", slug]
-    started = time.monotonic()
-    done = subprocess.run(command, cwd=ROOT, env=os.environ.copy(), capture_output=True, text=True)
-    return time.monotonic() - started, done.stdout, done.stderr, done.returncode
+def bulk_command(slug):
+    return ["manage.py", "resync_crm", "--since", str(DAY), "--until", str(DAY), "--event", slug]
+
+
+def run_bulk(slug, workdir):
+    """The command in a subprocess: (seconds, stdout, stderr, exit status, peak MiB of that process)."""
+    out_path, err_path, peak_path = (workdir / f"{slug}.{kind}" for kind in ("out", "err", "peak"))
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-c", PEAK_WRAPPER, *bulk_command(slug)], cwd=ROOT,
+                              env={**os.environ, "BENCH_PEAK_FILE": str(peak_path)}, stdout=out, stderr=err)
+        seconds = time.monotonic() - started
+    peak = int(peak_path.read_text()) / 1024 if peak_path.exists() else float("nan")
+    return seconds, out_path.read_text(), err_path.read_text(), done.returncode, peak
 
 
 def run_single(slug):
@@ -102,6 +141,30 @@ def run_single(slug):
     return time.monotonic() - started, summary
 
 
+def requests_seen(sandbox, since):
+    """What the sandbox saw after log entry `since`: (requests, by status, most in any sliding second)."""
+    entries = sandbox.recorder.log(since)
+    statuses = {}
+    for entry in entries:
+        statuses[str(entry["status"])] = statuses.get(str(entry["status"]), 0) + 1
+    times = sorted(entry["t"] for entry in entries if entry["status"] != 429)
+    most, first = 0, 0
+    for last, moment in enumerate(times):
+        while moment - times[first] >= 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return len(entries), statuses, most
+
+
+def last_seq(sandbox):
+    entries = sandbox.recorder.log()
+    return entries[-1]["seq"] if entries else 0
+
+
+def per_minute(people, seconds):
+    return people * 60 / seconds if seconds else 0.0
+
+
 def main():
     args = parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="resync-bench-"))
@@ -109,48 +172,70 @@ def main():
     from crm_sync.sandbox.server import Sandbox
 
     sandbox = Sandbox(workdir / "ac-sandbox.sqlite3", secrets.token_urlsafe(36)).start()
+    if args.import_seconds is not None:
+        sandbox.set_faults({"bulk_delay_seconds": args.import_seconds})
+    run = secrets.token_hex(3)   # a database kept between runs gets new events and people each time
     try:
         setup_django(workdir, sandbox)
-        from django.db import connections
+        from django.db import connection, connections
 
         settings_used = sandbox.faults.snapshot()
-        print(f"database: {os.environ['DATABASE_URL'].split('@')[-1]}")
-        print("sandbox: " + ", ".join(f"{key}={settings_used[key]}" for key in (
+        database = f"{connection.vendor} ({os.environ['DATABASE_URL'].split('@')[-1]})"
+        machine = f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.machine()}"
+        print(f"database: {database}")
+        print(f"machine:  {machine}")
+        print("sandbox:  " + ", ".join(f"{key}={settings_used[key]}" for key in (
             "rate_limit_per_second", "bulk_multi_per_minute", "bulk_single_per_minute",
             "bulk_delay_seconds", "bulk_seconds_per_contact", "latency_ms")))
         started = time.monotonic()
-        create_people(args.people, "bench-bulk")
-        create_people(args.single, "bench-single")
-        print(f"created {args.people} + {args.single} people in {time.monotonic() - started:.1f}s")
+        for size in args.sizes:
+            create_people(size, f"bench-{run}-bulk-{size}")
+        if args.single:
+            create_people(args.single, f"bench-{run}-single")
+        print(f"created {' + '.join(str(size) for size in [*args.sizes, args.single] if size)} people "
+              f"in {time.monotonic() - started:.1f}s")
         connections.close_all()
 
-        before = sandbox.recorder.stats()["total_requests"]
-        bulk_seconds, out, err, status = run_bulk("bench-bulk")
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        bulk_stats = sandbox.recorder.stats()
-        print(f"\n== bulk: manage.py resync_crm over {args.people} people (exit {status})")
-        print(out.strip())
-        if status != 0:
-            print(err[-3000:])
-        bulk_requests = bulk_stats["total_requests"] - before
-        print(f"  sandbox: {bulk_requests} requests, max {bulk_stats['max_in_any_sliding_second']} in any second, "
-              f"statuses {bulk_stats['statuses']}")
+        results, last_bulk_end = [], None
+        for size in args.sizes:
+            if last_bulk_end is not None and time.monotonic() - last_bulk_end < IMPORTER_MINUTE:
+                pause = IMPORTER_MINUTE - (time.monotonic() - last_bulk_end)
+                print(f"\n(waiting {pause:.0f}s: the importer's minute of the run before)")
+                time.sleep(pause)
+            slug = f"bench-{run}-bulk-{size}"
+            since = last_seq(sandbox)
+            seconds, out, err, status, peak = run_bulk(slug, workdir)
+            last_bulk_end = time.monotonic()
+            made, statuses, most = requests_seen(sandbox, since)
+            print(f"\n== bulk: {' '.join(bulk_command(slug))}  ({size} people, exit {status})")
+            print(out.strip())
+            if status != 0:
+                print(err[-3000:])
+            print(f"  sandbox: {made} requests, statuses {statuses}, at most {most} accepted in any second")
+            results.append(("bulk", size, seconds, peak, made, statuses))
 
-        sandbox.recorder.clear()
-        single_seconds, summary = run_single("bench-single")
-        single_stats = sandbox.recorder.stats()
-        print(f"\n== one by one: {args.single} people through the live sync's attempt")
-        print(f"  succeeded {summary.succeeded}, failed {len(summary.failed)}, requests {summary.requests}")
-        print(f"  sandbox: {single_stats['total_requests']} requests, max {single_stats['max_in_any_sliding_second']} "
-              f"in any second, statuses {single_stats['statuses']}")
+        single = None
+        if args.single:
+            since = last_seq(sandbox)
+            seconds, summary = run_single(f"bench-{run}-single")
+            made, statuses, most = requests_seen(sandbox, since)
+            print(f"\n== one by one: {args.single} people through the live sync's attempt")
+            print(f"  succeeded {summary.succeeded}, failed {len(summary.failed)}")
+            print(f"  sandbox: {made} requests, statuses {statuses}, at most {most} accepted in any second")
+            single = ("one by one", args.single, seconds, None, made, statuses)
 
-        bulk_rate = args.people / bulk_seconds
-        single_rate = args.single / single_seconds
-        print("\n== results")
-        print(f"  bulk:        {args.people} people in {bulk_seconds:.1f}s = {bulk_rate:.1f} people/s")
-        print(f"  one by one:  {args.single} people in {single_seconds:.1f}s = {single_rate:.2f} people/s")
-        print(f"  ratio:       {bulk_rate / single_rate:.0f}x (target >= 50x)")
-        print(f"  bulk run peak memory (ru_maxrss of the subprocess): {peak_kb / 1024:.0f} MiB")
+        print(f"\n== results ({database}; {machine})")
+        print(f"  {'path':<11} {'people':>8} {'seconds':>8} {'people/min':>11} {'/ 25,000':>9} {'peak MiB':>9} "
+              f"{'requests':>9}  {'statuses'}")
+        for path, people, seconds, peak, made, statuses in [*results, *([single] if single else [])]:
+            rate = per_minute(people, seconds)
+            shown_peak = f"{peak:.0f}" if peak is not None else "-"
+            print(f"  {path:<11} {people:>8,} {seconds:>8.1f} {rate:>11,.0f} {rate / IMPORTER_CEILING:>9.3f} "
+                  f"{shown_peak:>9} {made:>9}  {statuses}")
+        if single:
+            single_rate = per_minute(single[1], single[2])
+            for _, people, seconds, *_ in results:
+                print(f"  bulk at {people:,} / one by one: {per_minute(people, seconds) / single_rate:,.0f}x")
     finally:
         sandbox.stop()
         if not args.keep:

@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
@@ -43,10 +43,17 @@ Status = SyncLog.Status
 
 MAX_BATCH_SIZE = backend_class().bulk_limits.max_rows   # people per request, at most
 SEND_TRIES = 4
-POLL_FIRST = 1.0              # seconds after sending before the first import report
+POLL_FIRST = 1.0              # seconds after sending before the first import report, at the soonest
 POLL_EVERY = 2.0
-MAX_IN_FLIGHT = 20            # batches queued in the CRM before the sender waits for the oldest
+# Batches queued in the CRM before the sender waits for the oldest. The
+# importer's own budget (AC: 100 requests a minute) paces the sending; this
+# only stops the sender running far ahead of a CRM that stopped importing:
+# five minutes of AC's budget. A batch in flight costs a few bytes here (its
+# rows are in the database), so a slow importer is no reason to stop sending.
+MAX_IN_FLIGHT = 500
 STALE_AFTER = 15 * 60         # a resync row running this long without a batch id was abandoned
+# What finishing a bulk row changes.
+FINISHED_FIELDS = ("status", "error_category", "error_message", "finished_at", "requests", "api_calls")
 
 
 @dataclass
@@ -90,6 +97,8 @@ class Batch:
     deadline: float
     next_poll_at: float
     polls: int = 0
+    sent_at: float = 0.0          # time.monotonic(); 0 for a batch of an earlier run
+    importing_at: float = 0.0     # the last poll that found it still importing
 
 
 class ImporterRate:
@@ -102,7 +111,10 @@ class ImporterRate:
         self.sleep = sleep
         self.sent = {True: collections.deque(), False: collections.deque()}
 
-    def wait_turn(self, single):
+    def wait_turn(self, single, idle=None):
+        """Take a turn for a request of one row (`single`) or several;
+        while the budget is spent, `idle(seconds)` (by default, sleep)
+        fills the wait: the sender polls the batches in flight meanwhile."""
         limit = self.limits.single_row_requests if single else self.limits.multi_row_requests
         window = self.limits.window
         times = self.sent[single]
@@ -113,13 +125,21 @@ class ImporterRate:
             if len(times) < limit:
                 times.append(now)
                 return
-            self.sleep(times[0] + window - now)
+            (idle or self.sleep)(times[0] + window - now)
 
 
 class BulkSender:
     """Sends batches through `backend` (a crm.CrmBackend) and polls them,
     keeping up to MAX_IN_FLIGHT batches queued in the CRM while the next
-    ones are built."""
+    ones are built.
+
+    Every request, poll or import, takes a slot of the account's rate (AC:
+    5 a second), so polls are spent sparingly and where they cost no wait:
+    only the oldest batch is polled (the CRM imports in order); its first
+    poll comes when the last batches took to import (`first_poll`, learnt
+    as the run goes); it is made between two people of the next batch once
+    a slot of the rate is free, or while the importer's own budget makes
+    the sender wait."""
 
     def __init__(self, backend, account_url, tally, *, batch_size=MAX_BATCH_SIZE, poll_timeout=900.0,
                  sleep=time.sleep):
@@ -133,6 +153,9 @@ class BulkSender:
         self.pending = []
         self.pending_size = 0
         self.in_flight = collections.deque()
+        self.first_poll = POLL_FIRST   # seconds from sending to a batch's first poll
+        self.request_gap = 1.0 / crm_setting("RATE_LIMIT_PER_SECOND")   # one slot of the account's rate
+        self.last_request_at = 0.0
 
     # -- batching --------------------------------------------------------
     def person(self, user_id, badge_id, payload, *, exclude_automations):
@@ -148,20 +171,24 @@ class BulkSender:
         return self.backend.bulk_fits(person.size, 1)
 
     def add(self, person):
-        """Queue `person`; send the pending batch first if they would not fit in it."""
+        """Queue `person`; send the pending batch first if they would not fit
+        in it. Polls the oldest batch in flight when it is due and the
+        account's rate has a slot free (`poll_if_free`)."""
         count = len(self.pending) + 1
         if self.pending and (count > self.batch_size
                              or not self.backend.bulk_fits(self.pending_size + person.size, count)):
             self.flush()
         self.pending.append(person)
         self.pending_size += person.size
+        self.poll_if_free()
 
     def flush(self):
         people, self.pending, self.pending_size = self.pending, [], 0
         if people:
             self._open_rows(people)
             self._post(people, may_drop_named=True)
-            self.poll()
+            if len(self.in_flight) >= MAX_IN_FLIGHT:
+                self.poll()
 
     def drop_pending(self):
         """Forget the batch being built (after Ctrl-C): nothing was written for it."""
@@ -213,7 +240,8 @@ class BulkSender:
             return
         SyncLog.objects.filter(pk__in=[person.log.pk for person in people]).update(batch_id=batch_id)
         now = time.monotonic()
-        self.in_flight.append(Batch(batch_id, len(people), now + self.poll_timeout, now + POLL_FIRST))
+        self.in_flight.append(Batch(batch_id, len(people), now + self.poll_timeout,
+                                    now + max(POLL_FIRST, self.first_poll), sent_at=now))
         self.tally.batches += 1
 
     def _send(self, rows):
@@ -221,20 +249,27 @@ class BulkSender:
         after errors worth retrying. Requests are counted by the backend's
         on_request hook (Tally.count_request)."""
         for attempt in range(1, SEND_TRIES + 1):
-            self.rate.wait_turn(single=len(rows) == 1)
+            self.rate.wait_turn(single=len(rows) == 1, idle=self._idle)
             try:
                 self.tally.bulk_requests += 1
-                return self.backend.bulk_import(rows)
+                return self._request(self.backend.bulk_import, rows)
             except BulkRateLimited as error:
                 if attempt == SEND_TRIES:
                     raise
                 # Over the importer's own budget (another process, or the CRM counts differently).
-                self.sleep(error.retry_after)
+                self._idle(error.retry_after)
             except CrmError as error:
                 if not error.retryable or attempt == SEND_TRIES:
                     raise
                 # A timeout may mean the CRM queued it anyway; importing a contact twice is harmless.
                 self.sleep(2 ** attempt)
+
+    def _request(self, call, *args):
+        """`call(*args)`, a request to the CRM; notes when it ended."""
+        try:
+            return call(*args)
+        finally:
+            self.last_request_at = time.monotonic()
 
     def _fail(self, people, category, message, status):
         now = timezone.now()
@@ -245,42 +280,84 @@ class BulkSender:
             log.requests[-1].update(status=status, response=message[: crm_setting("LOG_BODY_LIMIT")])
             log.api_calls = len(log.requests)
             self.tally.fail(log.email, category, message)
-        SyncLog.objects.bulk_update([person.log for person in people],
-                                    ["status", "error_category", "error_message", "finished_at", "requests", "api_calls"])
+        update_each(SyncLog, [person.log for person in people], FINISHED_FIELDS)
 
     # -- polling ---------------------------------------------------------
-    def poll(self, block=False):
+    def _idle(self, seconds):
+        """Wait `seconds`, polling the batches in flight meanwhile."""
+        if self.in_flight:
+            self.poll(until=time.monotonic() + seconds)
+        else:
+            self.sleep(seconds)
+
+    def poll(self, block=False, until=None):
         """Poll the oldest batches that are due. Without `block`, return as
         soon as the oldest is not due (unless too many are in flight); with
-        it, until every batch is finished or past its deadline."""
+        it, until every batch is finished or past its deadline; with
+        `until` (a time.monotonic()), at that time."""
         while self.in_flight:
             batch = self.in_flight[0]
             now = time.monotonic()
+            if until is not None and now >= until:
+                return
             if batch.polls and now >= batch.deadline:
                 # Left `running` with its batch id: the next run or beat polls it.
                 self.in_flight.popleft()
                 self.tally.still_importing += batch.size
                 continue
             if now < batch.next_poll_at:
-                if not block and len(self.in_flight) < MAX_IN_FLIGHT:
+                if not block and until is None and len(self.in_flight) < MAX_IN_FLIGHT:
                     return
-                self.sleep(batch.next_poll_at - now)
+                self.sleep((batch.next_poll_at if until is None else min(batch.next_poll_at, until)) - now)
                 continue
-            batch.polls += 1
-            batch.next_poll_at = now + POLL_EVERY
-            try:
-                report = self.backend.import_report(batch.batch_id)
-            except NotFound as error:
-                self.in_flight.popleft()
-                fail_batch(batch.batch_id, Category.BAD_RESPONSE,
-                           f"{self.backend.name} no longer knows batch {batch.batch_id}: {error}", self.tally)
-                continue
-            except (TransientError, ValidationFailed) as error:
-                logger.warning("crm_sync resync: polling batch %s: %s", batch.batch_id, error)
-                continue
-            if report.finished:
-                self.in_flight.popleft()
-                complete_batch(batch.batch_id, report, self.backend, self.tally)
+            self._poll_oldest(now)
+        if until is not None and time.monotonic() < until:
+            self.sleep(until - time.monotonic())
+
+    def poll_if_free(self):
+        """Poll the oldest batch if it is due and a slot of the account's
+        rate has passed since this sender's last request, so that the poll
+        waits for none (the next batch is being built meanwhile)."""
+        now = time.monotonic()
+        if self.in_flight and now >= self.in_flight[0].next_poll_at and now - self.last_request_at >= self.request_gap:
+            self._poll_oldest(now)
+
+    def _poll_oldest(self, now):
+        """Ask the CRM about the oldest batch in flight once; finish it if it is done."""
+        batch = self.in_flight[0]
+        batch.polls += 1
+        batch.next_poll_at = now + POLL_EVERY
+        try:
+            report = self._request(self.backend.import_report, batch.batch_id)
+        except NotFound as error:
+            self.in_flight.popleft()
+            fail_batch(batch.batch_id, Category.BAD_RESPONSE,
+                       f"{self.backend.name} no longer knows batch {batch.batch_id}: {error}", self.tally)
+            return
+        except (TransientError, ValidationFailed) as error:
+            logger.warning("crm_sync resync: polling batch %s: %s", batch.batch_id, error)
+            return
+        if not report.finished:
+            batch.importing_at = now
+            return
+        self.in_flight.popleft()
+        self._learn_import_time(batch, now)
+        complete_batch(batch.batch_id, report, self.backend, self.tally)
+
+    def _learn_import_time(self, batch, finished_by):
+        """When to poll the next batches first: when this one would have
+        been seen imported had its polls come on time (POLL_EVERY after the
+        last that found it importing), or a little sooner than before if it
+        was imported at its first poll (imports may have become quicker).
+        Each poll that finds a batch still importing costs a slot of the
+        account's rate; one that comes late only delays that batch's rows."""
+        if not batch.sent_at:
+            return  # left by an earlier run: its import time is unknown
+        if batch.importing_at:
+            seen = min(finished_by, batch.importing_at + POLL_EVERY) - batch.sent_at
+        else:
+            seen = 0.9 * min(self.first_poll, finished_by - batch.sent_at)
+        self.first_poll = max(POLL_FIRST, seen)
 
 
 # -- finishing batches ---------------------------------------------------------
@@ -317,8 +394,7 @@ def complete_batch(batch_id, report, backend, tally):
             succeeded.append(row)
             tally.succeeded += 1
     with transaction.atomic():
-        SyncLog.objects.bulk_update(rows, ["status", "error_category", "error_message", "finished_at",
-                                           "requests", "api_calls"])
+        update_each(SyncLog, rows, FINISHED_FIELDS)
         _record_success(succeeded, now)
 
 
@@ -353,7 +429,7 @@ def _record_success(rows, now):
     fields = ["sent", "tags", "tags_known", "list_status", "last_success_at", "updated_at"]
     for state in changed:
         state.updated_at = now
-    ContactState.objects.bulk_update(changed, fields)
+    update_each(ContactState, changed, fields)
     try:
         with transaction.atomic():
             ContactState.objects.bulk_create(new)
@@ -384,8 +460,27 @@ def fail_batch(batch_id, category, message, tally, request=None):
         row.status, row.error_category, row.error_message = Status.FAILED, category, message[:4000]
         row.finished_at = now
         tally.fail(row.email, category, message)
-    SyncLog.objects.bulk_update(rows, ["status", "error_category", "error_message", "finished_at", "requests",
-                                       "api_calls"])
+    update_each(SyncLog, rows, FINISHED_FIELDS)
+
+
+def update_each(model, objects, fields):
+    """Save `fields` of each of `objects` (instances of `model`), one UPDATE
+    by primary key each, sent as one executemany. What `bulk_update` does,
+    without the CASE over every row and field it builds: for a batch of 250
+    rows that CASE took longer to build than all else a batch costs us."""
+    if not objects:
+        return
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    sql = (f"UPDATE {quote(meta.db_table)} SET {', '.join(f'{quote(column.column)} = %s' for column in columns)} "
+           f"WHERE {quote(meta.pk.column)} = %s")
+    params = [[column.get_db_prep_save(getattr(obj, column.attname), connection) for column in columns] + [obj.pk]
+              for obj in objects]
+    # One transaction: outside one, each UPDATE would be committed (and synced to disk) on its own.
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
 
 
 def close_overdue_batches(account_url, tally):

@@ -102,17 +102,22 @@ def is_erased(person, account_url):
     return ErasureReceipt.objects.filter(person_pk=str(person.pk), account_url=account_url).exists()
 
 
-def plan(person, state=None, mapping=None, fit=None):
+def plan(person, state=None, mapping=None, fit=None, *, attendee=None, erased=None):
     """What to send for `person`, given `state` (their ContactState for the
     account, or None). Reads the person's records; sends nothing. `fit`, the
     CRM backend's, turns the payload's choices into the values the account
-    holds before it is compared with what was sent."""
+    holds before it is compared with what was sent. A caller that has read
+    many people at once (the resync) passes what it read: `attendee`
+    (mapping.load_many) and `erased` (whether their contact was erased)."""
     mapping = mapping or crm_mapping()
     if person is None:
         return Plan(Action.NOTHING, Reason.PERSON_GONE)
-    if is_erased(person, state.account_url if state is not None else ac_account()[0]):
+    if erased is None:
+        erased = is_erased(person, state.account_url if state is not None else ac_account()[0])
+    if erased:
         return Plan(Action.NOTHING, Reason.ERASED)
-    attendee = mapping.load(person)
+    if attendee is None:
+        attendee = mapping.load(person)
     if not attendee.records:
         return Plan(Action.NOTHING, Reason.NO_RECORD)
     record_id = attendee.latest.pk

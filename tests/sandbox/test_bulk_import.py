@@ -109,6 +109,39 @@ def test_multi_contact_imports_are_limited_to_100_a_minute(api):
     assert statuses == [200] * 100 + [400]
 
 
+def test_imports_that_finished_importing_still_count_towards_the_minute(api, control, quick_bulk):
+    two = [{"email": "a@example.com"}, {"email": "b@example.com"}]
+    batches = [bulk(api, two).json()["batchId"] for _ in range(100)]
+    for batch in batches:
+        wait_until_completed(api, batch)
+
+    refused = bulk(api, two)
+
+    assert refused.status_code == 400 and refused.json()["message"] == "Rate limit exceeded."
+
+
+def test_a_contact_imported_again_is_updated_in_place(api, control, catalog, quick_bulk):
+    """Values overwritten, tags only added, once each whatever their case,
+    and the same email twice in a batch ends as its last row says."""
+    twitter, badge = catalog.field("TWITTER")["id"], catalog.field("BADGE_NAME")["id"]
+    first = bulk(api, [{"email": "again@example.com", "first_name": "Ada", "tags": ["attendee", "Speaker"],
+                        "fields": [{"id": twitter, "value": "@ada"}, {"id": badge, "value": "Ada"}]},
+                       {"email": "other@example.com"}]).json()["batchId"]
+    wait_until_completed(api, first)
+    contact_id = control.contact("again@example.com")["id"]
+    second = bulk(api, [{"email": "Again@example.com", "tags": ["ATTENDEE", "volunteer"],
+                         "fields": [{"id": twitter, "value": "@ada_l"}]},
+                        {"email": "again@example.com", "last_name": "Lovelace", "tags": ["volunteer"],
+                         "fields": [{"id": badge, "value": "Countess"}]}]).json()["batchId"]
+    done = wait_until_completed(api, second)
+
+    contact = control.contact("again@example.com")
+    assert done["success"] == [contact_id, contact_id] and contact["id"] == contact_id
+    assert (contact["firstName"], contact["lastName"]) == ("Ada", "Lovelace")
+    assert contact["fields"] == {"TWITTER": "@ada_l", "BADGE_NAME": "Countess"}
+    assert len(contact["tags"]) == 3 and {tag.lower() for tag in contact["tags"]} == {"attendee", "speaker", "volunteer"}
+
+
 def test_import_info_needs_a_batch_id(api):
     response = api.get("/import/info")
     assert response.status_code == 400
