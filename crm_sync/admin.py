@@ -271,11 +271,11 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
     change_list_template = "admin/crm_sync/synclog/change_list.html"
     change_form_template = "admin/crm_sync/synclog/change_form.html"
     actions = ["retry_selected"]
-    readonly_fields = ("person_link", "badge_link", "other_attempts", "what_changed", "took",
+    readonly_fields = ("person_link", "badge_link", "other_attempts", "result", "what_changed", "took",
                        "payload_json", "warnings_json", "requests_json")
     fieldsets = (
         (None, {"fields": ("person_link", "email", "badge_link", "other_attempts", "trigger", "attempt", "status",
-                           "error_category", "error_message", "what_changed")}),
+                           "error_category", "result", "what_changed")}),
         ("Times", {"fields": ("created_at", "dispatched_at", "not_before", "started_at", "finished_at", "took",
                               "retry_at", "redacted_at")}),
         ("CRM", {"fields": ("account_url", "ac_contact_id", "api_calls", "deliveries", "task_id",
@@ -295,6 +295,14 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
         mapping = crm_mapping()
         return ("email", *(f"user__{name}" for name in mapping.person_search_fields),
                 *(f"badge__{name}" for name in mapping.record_search_fields))
+
+    @admin.display(description="result")
+    def result(self, log):
+        """The row's message, named for what it is: AC's error on a failure,
+        what was done on a success."""
+        if not log.error_message:
+            return "—"
+        return f"Error: {log.error_message}" if log.status == SyncLog.Status.FAILED else log.error_message
 
     @admin.display(description="row", ordering="pk")
     def row(self, log):
@@ -356,6 +364,7 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
         entries = [
             {
                 "method": entry.get("method"), "path": entry.get("path"), "status": entry.get("status"),
+                "ok": isinstance(entry.get("status"), int) and 200 <= entry["status"] < 300,
                 "ms": entry.get("ms"),
                 "body": pretty_json(entry.get("body")) if entry.get("body") is not None else "",
                 "response": pretty_response(entry.get("response")),

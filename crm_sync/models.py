@@ -132,7 +132,7 @@ class SyncLog(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the personal values of this row were blanked (retention.py).",
+        null=True, blank=True, help_text="When the personal values of this row were blanked (after LOG_RETENTION_DAYS).",
     )
 
     objects = SyncLogQuerySet.as_manager()

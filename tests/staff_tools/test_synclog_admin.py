@@ -1,6 +1,7 @@
 """The SyncLog list and detail pages: what they show, and who may see and delete."""
 import datetime
 import json
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -109,6 +110,33 @@ def test_detail_shows_request_and_answer_as_indented_json(viewer, ada, make_log)
     assert "&lt;html&gt;Bad gateway&lt;/html&gt;" in page                       # not JSON: shown as text
     assert "POST /api/3/contact/sync" in page and "87 ms" in page
     assert "&quot;BADGE_NAME&quot;: &quot;Countess Ada&quot;" in page           # the payload
+
+
+def test_detail_folds_each_request_and_opens_the_failing_one(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge, status="failed", error_message="AC answered 502", requests=[
+        {"method": "POST", "path": "/api/3/contact/sync", "status": 201, "response": "{}", "ms": 87},
+        {"method": "GET", "path": "/api/3/lists", "status": 502, "response": "bad gateway", "ms": 12},
+        {"method": "POST", "path": "/api/3/contactLists", "status": None, "response": "", "ms": None},
+    ])
+
+    page = viewer.get(change_url(log)).content.decode()
+
+    folds = re.findall(r'<details class="crm-request"( open)?>\s*<summary><strong>(\S+ \S+)</strong>', page)
+    assert folds == [("", "POST /api/3/contact/sync"), (" open", "GET /api/3/lists"),
+                     (" open", "POST /api/3/contactLists")]
+
+
+@pytest.mark.parametrize("status, message, shown", [
+    ("success", "created in AC", "created in AC"),
+    ("failed", "Email address is invalid", "Error: Email address is invalid"),
+])
+def test_detail_names_the_message_for_what_it_is(viewer, ada, make_log, status, message, shown):
+    user, badge = ada
+    page = viewer.get(change_url(make_log(user, badge, status=status, error_message=message))).content.decode()
+
+    assert "Error message" not in page
+    assert re.search(r"<label>Result:</label>\s*<div class=\"readonly\">" + re.escape(shown) + "</div>", page)
 
 
 def test_detail_links_to_the_badge_the_persons_attempts_and_what_changed(viewer, ada, make_log):
