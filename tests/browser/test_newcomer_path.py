@@ -2,7 +2,7 @@
 up, make a badge with a phone number that is not one, see the page refuse it
 with an example, fix it, confirm, edit the confirmed badge, withdraw the
 opt-in. A full-page screenshot of each step goes to NEWCOMER_SCREENSHOTS
-(default var/screenshots/newcomer/, 01-signup.png onwards); a real worker
+(default artifacts/screenshots/newcomer/, 01-signup.png onwards); a real worker
 syncs to the AC sandbox, which ends up holding what the pages promised."""
 import os
 from pathlib import Path
@@ -39,7 +39,7 @@ class Screenshots:
 
     def __init__(self, page):
         self.page = page
-        self.folder = Path(os.environ.get("NEWCOMER_SCREENSHOTS") or ROOT / "var" / "screenshots" / "newcomer")
+        self.folder = Path(os.environ.get("NEWCOMER_SCREENSHOTS") or ROOT / "artifacts" / "screenshots" / "newcomer")
         self.folder.mkdir(parents=True, exist_ok=True)
         for old in self.folder.glob("[0-9][0-9]-*.png"):
             old.unlink()
