@@ -1,11 +1,17 @@
 """The embedded (filesystem) broker never hands a worker half a message."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from queue import Empty
 
 import pytest
 from kombu import Connection
 
 from badgemaker import filesystem_broker
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -37,9 +43,12 @@ def test_a_message_being_written_is_not_visible_to_a_reader(channel, monkeypatch
         channel._get("celery")
 
 
-def test_the_default_settings_use_it():
-    from django.conf import settings
-
-    if not settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        pytest.skip("CELERY_BROKER_URL names another broker in this run")
-    assert settings.CELERY_BROKER_TRANSPORT == "badgemaker.filesystem_broker:Transport"
+def test_a_fresh_clone_uses_it(tmp_path):
+    """With CELERY_BROKER_URL unset (the embedded default), whatever broker this run uses."""
+    env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="badgemaker.settings", CELERY_FILESYSTEM_BROKER_DIR=str(tmp_path))
+    shown = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from badgemaker.celery import app; "
+                               "print(app.conf.broker_url, app.conf.broker_transport)"],
+        env=env, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    assert shown == ["filesystem://", "badgemaker.filesystem_broker:Transport"]

@@ -5,6 +5,7 @@ Argument parsing and output only; the sandbox itself is ``crm_sync.sandbox``.
 
 import errno
 import os
+import signal
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -50,4 +51,9 @@ class Command(BaseCommand):
         self.stdout.write(
             f"AC sandbox: API {sandbox.api_url} (key from {key_source}), "
             f"control {sandbox.control_url}/_sandbox/, page {sandbox.url}/, db {options['db']}. Ctrl-C to stop.")
+        # Ctrl-C and SIGTERM stop it even when it was started with SIGINT
+        # ignored (a shell's background job, as CI starts one): Python then
+        # leaves SIGINT ignored unless told otherwise.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         sandbox.serve_forever()
