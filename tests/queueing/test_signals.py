@@ -118,3 +118,37 @@ def test_the_confirming_request_never_waits_for_the_broker(make_user, confirm_ba
     log.refresh_from_db()
     publish.assert_called_once()
     assert log.dispatched_at is not None
+
+
+@pytest.mark.django_db(transaction=True)  # the commit and its on-commit hand-off run, as in a request
+def test_confirming_costs_the_request_one_insert_and_nothing_else(make_user, make_event, publish):
+    """Against the same save with crm_sync's receivers disconnected: one
+    query more, the outbox row's INSERT (no load of the person, no UPDATE,
+    no broker round trip on this thread)."""
+    from django.db import connection
+    from django.db.models.signals import post_save
+    from django.test.utils import CaptureQueriesContext
+
+    from badgemaker.badges.models import Badge
+    from crm_sync import signals
+
+    def confirming_save(user):
+        badge = Badge.objects.select_related("event").get(pk=BadgeFactory(user=user, event=event).pk)
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            badge.confirm()
+            badge.save()
+        return [query["sql"] for query in queries.captured_queries]
+
+    event = make_event()
+    post_save.disconnect(sender=Badge, dispatch_uid="crm_sync_record_saved")
+    try:
+        without = confirming_save(make_user())
+    finally:
+        signals.connect()
+    with_crm_sync = confirming_save(make_user())
+
+    assert len(with_crm_sync) == len(without) + 1, with_crm_sync
+    crm_sync_queries = [sql for sql in with_crm_sync if "crm_sync" in sql]
+    assert len(crm_sync_queries) == 1 and crm_sync_queries[0].startswith('INSERT INTO "crm_sync_synclog"')
+    assert outbox.publisher.flush()
+    publish.assert_called_once()
