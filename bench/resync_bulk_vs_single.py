@@ -1,6 +1,6 @@
 """Bulk resync against AC's importer ceiling, and against one by one, on the AC sandbox with AC's limits on.
 
-    .venv/bin/python bench/resync_bulk_vs_single.py [--sizes 10000,100000] [--single 300]
+    .venv/bin/python bench/resync_bulk_vs_single.py [--sizes 10000,100000] [--single 300] [--import-seconds 2]
     DATABASE_URL=postgres://… .venv/bin/python bench/resync_bulk_vs_single.py --sizes 10000,100000
 
 Sets Django up on a throwaway SQLite database in a temporary directory (or
@@ -212,6 +212,9 @@ def main():
             if status != 0:
                 print(err[-3000:])
             print(f"  sandbox: {made} requests, statuses {statuses}, at most {most} accepted in any second")
+            rate = per_minute(size, seconds)
+            print(f"  {seconds:.1f}s, {rate:,.0f} people/min, {rate / IMPORTER_CEILING:.3f} of the importer's "
+                  f"{IMPORTER_CEILING:,}/min, peak memory {peak:.0f} MiB")
             results.append(("bulk", size, seconds, peak, made, statuses))
 
         single = None
@@ -220,7 +223,8 @@ def main():
             seconds, summary = run_single(f"bench-{run}-single")
             made, statuses, most = requests_seen(sandbox, since)
             print(f"\n== one by one: {args.single} people through the live sync's attempt")
-            print(f"  succeeded {summary.succeeded}, failed {len(summary.failed)}")
+            print(f"  succeeded {summary.succeeded}, failed {len(summary.failed)}, {seconds:.1f}s, "
+                  f"{per_minute(args.single, seconds):,.1f} people/min")
             print(f"  sandbox: {made} requests, statuses {statuses}, at most {most} accepted in any second")
             single = ("one by one", args.single, seconds, None, made, statuses)
 

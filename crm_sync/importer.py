@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, connections, router, transaction
+from django.db import IntegrityError, connections, reset_queries, router, transaction
 from django.db.models import Count, Min
 from django.utils import timezone
 
@@ -343,6 +343,9 @@ class BulkSender:
         self.in_flight.popleft()
         self._learn_import_time(batch, now)
         complete_batch(batch.batch_id, report, self.backend, self.tally)
+        # With DEBUG on, Django keeps every query's SQL until a request ends,
+        # and sending is one long "request": a batch's inserts are ~1 MB of SQL.
+        reset_queries()
 
     def _learn_import_time(self, batch, finished_by):
         """When to poll the next batches first: when this one would have

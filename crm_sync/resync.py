@@ -12,7 +12,6 @@ import datetime
 import json
 import time
 from dataclasses import dataclass
-from itertools import islice
 
 from django.db import reset_queries
 from django.db.models import CharField, Exists, OuterRef, Subquery
@@ -133,10 +132,18 @@ def route(the_plan):
     return BULK, ""
 
 
-def _chunks(iterable, size):
-    iterator = iter(iterable)
-    while chunk := list(islice(iterator, size)):
-        yield chunk
+def _chunks_by_pk(people, size):
+    """`people` (ordered by pk) `size` at a time. The selection is read once,
+    as primary keys only (a few dozen bytes a person), and each chunk by its
+    keys. So no cursor stays open while the run writes (on SQLite an open
+    read keeps the write-ahead log from being checkpointed: it grew by every
+    row written, ~800 MB by 100,000 people, and slowed every read), and no
+    chunk evaluates the selection again (a query per chunk costs a pass
+    over everyone selected: quadratic in the people)."""
+    keys = list(people.values_list("pk", flat=True).iterator(chunk_size=4 * size))
+    by_key = people.model._default_manager.order_by("pk")
+    for start in range(0, len(keys), size):
+        yield list(by_key.filter(pk__in=keys[start:start + size]))
 
 
 class Resync:
@@ -195,7 +202,7 @@ class Resync:
     # -- per person ------------------------------------------------------
     def _walk(self, people):
         done = 0
-        for chunk in _chunks(people.iterator(chunk_size=CHUNK), CHUNK):
+        for chunk in _chunks_by_pk(people, CHUNK):
             # A query per chunk, not per person: their state, records and erasures.
             pks = [user.pk for user in chunk]
             states = {state.user_id: state for state in ContactState.objects.filter(

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 
 from badgemaker.badges.models import Badge, Event
+from crm_sync import resync as resync_module
 from crm_sync.conf import ac_account
 from crm_sync.mapping import crm_mapping
 from crm_sync.models import ErasureReceipt, SyncLog
@@ -90,3 +91,16 @@ def test_someone_erased_while_the_run_reads_is_skipped_not_sent(ac, attendee, mo
     assert SyncLog.objects.get(user=erased).status == "skipped"
     assert SyncLog.objects.filter(status="success").count() == 11
     assert erased.email not in {contact["email"] for contact in ac.control.contacts()}
+
+
+def test_people_are_read_a_chunk_at_a_time_each_once(ac, attendee, monkeypatch):
+    monkeypatch.setattr(resync_module, "CHUNK", 5)
+    people = [attendee(opt_in=n != 7) for n in range(13)]
+
+    code, out, _ = resync(*since())
+
+    assert code == 0
+    rows = SyncLog.objects.order_by("user_id")
+    assert [row.user_id for row in rows] == [person.pk for person in people]
+    assert [row.status for row in rows] == ["success"] * 7 + ["skipped"] + ["success"] * 5
+    assert "selected:                 13" in out
