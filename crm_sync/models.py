@@ -122,7 +122,11 @@ class SyncLog(models.Model):
     deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked this row up.")
     task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task running this attempt.")
     batch_id = models.CharField(
-        max_length=64, blank=True, db_index=True, help_text="AC's bulk import batch, for resync attempts sent in bulk.",
+        max_length=64, blank=True, db_index=True, help_text="AC's bulk import batch, for attempts sent in bulk.",
+    )
+    lane = models.CharField(
+        max_length=6, blank=True, choices=[("", "Not decided"), ("single", "Per person"), ("bulk", "Bulk importer")],
+        help_text="Which path a fresh sync takes during a burst (crm_sync/burst.py); blank until decided.",
     )
     lock_token = models.CharField(max_length=64, blank=True, help_text="Its hold on the person's lock.")
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to the broker.")
@@ -164,6 +168,44 @@ class SyncLog(models.Model):
 
 # Attempts not finished: waiting for a worker, or being run by one.
 OPEN_STATUSES = (SyncLog.Status.QUEUED, SyncLog.Status.RUNNING)
+
+
+class ImportBatch(models.Model):
+    """One batch the CRM's bulk importer queued: a resync's or a burst's.
+    Its time from queued to completed is what the burst switch learns
+    how long an import takes from (crm_sync/burst.py)."""
+
+    class Lane(models.TextChoices):
+        RESYNC = "resync", "Resync command"
+        BURST = "burst", "Burst of live syncs"
+
+    class Status(models.TextChoices):
+        IN_FLIGHT = "in_flight", "Importing"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    batch_id = models.CharField(max_length=64, db_index=True, help_text="The CRM's batch id.")
+    account_url = models.CharField(max_length=255)
+    lane = models.CharField(max_length=6, choices=Lane.choices)
+    size = models.PositiveIntegerField(help_text="People in the batch.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="When the CRM accepted the batch.")
+    completed_at = models.DateTimeField(null=True, blank=True, help_text="When crm_sync saw it finished.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        verbose_name_plural = "import batches"
+        indexes = [models.Index(fields=["status", "queued_at"], name="crm_importbatch_status_idx")]
+
+    def __str__(self):
+        return f"batch {self.batch_id} ({self.size} people, {self.status})"
+
+    @property
+    def import_seconds(self):
+        if self.completed_at:
+            return (self.completed_at - self.queued_at).total_seconds()
+        return None
 
 
 class ContactState(models.Model):
