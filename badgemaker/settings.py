@@ -118,6 +118,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
+        # kombu sleeps this long whenever the workers' prefetch is full, which caps
+        # the pool at a few messages a second with its default of 1 s.
+        "polling_interval": 0.1,
     }
     # kombu's transport with atomic writes (see filesystem_broker.py).
     CELERY_BROKER_TRANSPORT = "badgemaker.filesystem_broker:Transport"
@@ -152,7 +155,7 @@ CELERY_TASK_QUEUES = (Queue("celery"), Queue("crm_sync_beat"))
 CELERY_TASK_ROUTES = {
     f"crm_sync.tasks.{name}": {"queue": "crm_sync_beat"}
     for name in ("sweep", "reconcile", "poll_resync_batches", "purge_logs", "sweep_inbox", "sweep_erasures",
-                 "pull_consent")
+                 "pull_consent", "evaluate_alerts")
 }
 CELERY_BEAT_SCHEDULE = {
     "crm-sync-sweep": {
@@ -163,7 +166,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "crm_sync.tasks.reconcile",
         "schedule": env.float("CRM_SYNC_RECONCILE_INTERVAL", default=300.0),
     },
-    "crm-sync-resync-batches": {"task": "crm_sync.tasks.poll_resync_batches", "schedule": 60.0},
+    # Bulk batches left in flight (a resync stopped, a worker killed mid-burst), and bursts' waiting rows.
+    "crm-sync-resync-batches": {
+        "task": "crm_sync.tasks.poll_resync_batches",
+        "schedule": env.float("CRM_SYNC_SWEEP_INTERVAL", default=30.0),
+    },
     "crm-sync-purge-logs": {"task": "crm_sync.tasks.purge_logs", "schedule": crontab(hour=3, minute=30)},
     # Inbox rows (the CRM's webhooks) the broker never took, and failed ones due again.
     "crm-sync-sweep-inbox": {
@@ -180,6 +187,11 @@ CELERY_BEAT_SCHEDULE = {
     "crm-sync-consent-pull": {
         "task": "crm_sync.tasks.pull_consent",
         "schedule": env.float("CRM_SYNC_PULL_INTERVAL", default=300.0),
+    },
+    # The alert rules (docs/operations.md#alerts): each alert is sent once when it starts and once when it ends.
+    "crm-sync-alerts": {
+        "task": "crm_sync.tasks.evaluate_alerts",
+        "schedule": env.float("CRM_SYNC_ALERT_INTERVAL", default=60.0),
     },
 }
 
@@ -212,6 +224,18 @@ CRM_SYNC = {
     "BREAKER_FAILURES": env.int("CRM_SYNC_BREAKER_FAILURES", default=5),
     "BREAKER_RESET_SECONDS": env.float("CRM_SYNC_BREAKER_RESET", default=30.0),
     "PAUSED": env.bool("CRM_SYNC_PAUSED", default=False),
+    # Bursts of new people through the bulk importer (docs/performance.md, "Bursts").
+    "BURST_SWITCH": env.bool("CRM_SYNC_BURST_SWITCH", default=True),
+    "BURST_IMPORT_SECONDS": env.float("CRM_SYNC_BURST_IMPORT_SECONDS", default=15.0),
+    "BURST_COLLECT_SECONDS": env.float("CRM_SYNC_BURST_COLLECT_SECONDS", default=2.0),
+    # The staging guard (docs/operations.md): not production means no sending until resumed on purpose.
+    "PRODUCTION_URL": env("CRM_SYNC_PRODUCTION_URL", default=""),
+    "ENVIRONMENT": env("CRM_SYNC_ENVIRONMENT", default=""),
+    "SEND_IN_ENVIRONMENTS": env.list("CRM_SYNC_SEND_IN_ENVIRONMENTS", default=[]),
+    # The health check's limit on the oldest queued sync, in seconds.
+    "HEALTH_MAX_QUEUED_AGE": env.float("CRM_SYNC_HEALTH_MAX_QUEUED_AGE", default=600.0),
+    # Prometheus's bearer token for /crm/metrics/ ("" = logged-in staff only; docs/operations.md).
+    "METRICS_TOKEN": env("CRM_SYNC_METRICS_TOKEN", default=""),
     "LOG_RETENTION_DAYS": env.int("CRM_SYNC_LOG_RETENTION_DAYS", default=90),
     "REDACT_AFTER_DAYS": env.int("CRM_SYNC_REDACT_AFTER_DAYS", default=30),
     # An erasure AC refuses for its monthly deletion cap is tried again this often (docs/runbook.md).
@@ -223,7 +247,33 @@ CRM_SYNC = {
     "WEBHOOK_URL": env("CRM_SYNC_WEBHOOK_URL", default=""),
     # The pull asks what changed since its last run, every this many seconds (beat's schedule above).
     "PULL_INTERVAL": env.float("CRM_SYNC_PULL_INTERVAL", default=300.0),
+    # Alerts (docs/operations.md#alerts): thresholds, the hold against flapping, and the chat webhook
+    # (a secret; "" = email to ADMINS only).
+    "ALERT_FIRST_PASS_RATE": env.float("CRM_SYNC_ALERT_FIRST_PASS_RATE", default=0.99),
+    "ALERT_MIN_ATTEMPTS": env.int("CRM_SYNC_ALERT_MIN_ATTEMPTS", default=20),
+    "ALERT_QUEUED_AGE": env.float("CRM_SYNC_ALERT_QUEUED_AGE", default=600.0),
+    "ALERT_BREAKER_OPEN_SECONDS": env.float("CRM_SYNC_ALERT_BREAKER_OPEN_SECONDS", default=300.0),
+    "ALERT_WINDOW_SECONDS": env.float("CRM_SYNC_ALERT_WINDOW_SECONDS", default=3600.0),
+    "ALERT_HOLD_SECONDS": env.float("CRM_SYNC_ALERT_HOLD_SECONDS", default=120.0),
+    "ALERT_HOLD_SECONDS_BY_RULE": env.dict("CRM_SYNC_ALERT_HOLD_SECONDS_BY_RULE", default={}),
+    "ALERT_WEBHOOK_URL": env("CRM_SYNC_ALERT_WEBHOOK_URL", default=""),
+    "ALERT_CHANNEL_TIMEOUT": env.float("CRM_SYNC_ALERT_CHANNEL_TIMEOUT", default=5.0),
 }
+
+# Email: crm_sync's alerts go to ADMINS (docs/operations.md#alerts). EMAIL_BACKEND
+# django.core.mail.backends.filebased.EmailBackend with EMAIL_FILE_PATH writes each
+# message to a file instead, to try the alerts by hand.
+ADMINS = [("", address) for address in env.list("DJANGO_ADMINS", default=[])]
+SERVER_EMAIL = env("DJANGO_SERVER_EMAIL", default="badgemaker@localhost")
+EMAIL_SUBJECT_PREFIX = env("DJANGO_EMAIL_SUBJECT_PREFIX", default="[Badge Maker] ")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 
 LOGGING = {
     "version": 1,

@@ -32,6 +32,8 @@ from .consent import consent_history, record_form_change
 from .errors import CrmError
 from .mapping import crm_mapping
 from .models import ConsentRecord, ContactState, ErasureReceipt, InboxEvent, Schema, SyncLog
+from .alerts import describe_deliveries
+from .models import Alert
 from .outbox import queue_sync
 from .status import sync_status
 
@@ -716,6 +718,40 @@ class ErasureReceiptAdmin(admin.ModelAdmin):
                    "holdings": holdings, "rows": side_by_side(holdings) if holdings else [],
                    "crm_json": pretty_json(holdings.as_json()["crm"]) if holdings else ""}
         return TemplateResponse(request, "admin/crm_sync/holdings.html", context)
+
+
+# -- alerts (alerts.py) ------------------------------------------------------------
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    """The alerts' history, read-only: what fired, when it ended, and how each
+    channel's notice went. Beat writes these rows (docs/operations.md#alerts)."""
+
+    list_display = ("first_seen_at", "rule", "state", "fired_at", "resolved_at", "delivered", "short_message")
+    list_filter = ("state", "rule", "first_seen_at")
+    readonly_fields = ("rule", "state", "first_seen_at", "fired_at", "resolved_at", "message", "detail_json",
+                       "delivered")
+    fields = readonly_fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the history is the point: it outlives the inbox
+
+    @admin.display(description="message")
+    def short_message(self, alert):
+        return alert.message if len(alert.message) <= 120 else alert.message[:119] + "…"
+
+    @admin.display(description="detail")
+    def detail_json(self, alert):
+        return format_html("<pre>{}</pre>", json.dumps(alert.detail, indent=2, ensure_ascii=False))
+
+    @admin.display(description="notices sent")
+    def delivered(self, alert):
+        return describe_deliveries(alert)
 
 
 # -- the dashboard in the app list --------------------------------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.db import InterfaceError, OperationalError, models, transaction
 from django.utils import timezone
 
+from . import staging_guard
 from .breaker import CircuitBreaker, CircuitOpen
 from .conf import ac_account, crm_setting
 from .connection import make_backend
@@ -25,6 +26,7 @@ from .events import log_event
 from .limiter import RateLimitWait
 from .locks import PERSON_BUSY_WAIT, PersonBusy, lock_person, release_person
 from .mapping import crm_mapping
+from .metrics import IN_PROGRESS, record_attempt
 from .models import ContactState, SharedState, SyncLog
 from .sync import Done, Outcome, PersonSync, Reason
 
@@ -73,13 +75,26 @@ def pause(reason=""):
 
 
 def unpause():
+    """Send again: clear the operator's pause and, when the staging guard
+    trips here, record an override for this public URL (staging_guard.py).
+    Returns the guard's reason that was overridden, or ""."""
     SharedState.objects.filter(name=PAUSE).delete()
+    return staging_guard.override()
 
 
 def pause_state():
-    """The pause switch: the flag set by `crm_sync_status --pause`, or the setting."""
-    return (SharedState.objects.filter(name=PAUSE).values_list("data", flat=True).first()
-            or ({"on": True, "reason": "CRM_SYNC['PAUSED'] setting"} if crm_setting("PAUSED") else {"on": False}))
+    """The pause switch, the one place every sender asks: the flag set by
+    `crm_sync_status --pause`, the setting, or the staging guard. `source`
+    says which ("operator", "setting", "staging_guard")."""
+    stored = SharedState.objects.filter(name=PAUSE).values_list("data", flat=True).first()
+    if stored:
+        return {"source": "operator", **stored}
+    if crm_setting("PAUSED"):
+        return {"on": True, "reason": "CRM_SYNC['PAUSED'] setting", "source": "setting"}
+    guard = staging_guard.reason()
+    if guard:
+        return {"on": True, "reason": guard, "source": "staging_guard"}
+    return {"on": False}
 
 
 def is_paused():
@@ -87,6 +102,7 @@ def is_paused():
 
 
 # -- running one row -------------------------------------------------------------
+@IN_PROGRESS.track_inprogress()
 def run_attempt(log_id, task_id=""):
     """Run the attempt recorded by SyncLog row `log_id`. Returns a Ran."""
     if is_paused():
@@ -175,6 +191,7 @@ def finish(log, status, category, message, retry=False):
     if retry and log.attempt < crm_setting("MAX_ATTEMPTS"):
         log.retry_at = log.finished_at + timezone.timedelta(seconds=backoff(log.attempt))
     log.save()
+    record_attempt(log)
     level = logging.WARNING if status == Status.FAILED else logging.INFO
     # The row's id and the attempt's number side by side, each named; the person by id (no email in logs).
     logger.log(level, "crm_sync: SyncLog row %s (attempt %s for person %s): %s%s: %s", log.pk, log.attempt,

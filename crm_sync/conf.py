@@ -69,9 +69,32 @@ DEFAULTS = {
     "RUNNING_TIMEOUT": 180.0,
     # Pause sending without losing anything (also switchable at run time: crm_sync_status --pause).
     "PAUSED": False,
+    # -- the staging guard (crm_sync/staging_guard.py, docs/operations.md) ------
+    # The production site's public URL. Anywhere else (PUBLIC_BASE_URL another
+    # scheme, host or port) crm_sync pauses itself until an operator resumes
+    # on purpose. "" turns the guard off (`check --deploy` warns).
+    "PRODUCTION_URL": "",
+    # This deployment's name ("staging", "production"…), and the names
+    # allowed to send whatever the URL (a staging with its own CRM account).
+    "ENVIRONMENT": "",
+    "SEND_IN_ENVIRONMENTS": [],
+    # -- the health check (crm_sync/health.py) --------------------------------
+    # The oldest queued SyncLog row older than this many seconds is unhealthy.
+    "HEALTH_MAX_QUEUED_AGE": 600.0,
     # A bulk import batch the CRM has not finished this many seconds after it
     # was sent is given up on: its rows fail, and the next resync sends them again.
     "BULK_IMPORT_DEADLINE": 6 * 3600.0,
+    # -- the burst switch (crm_sync/burst.py, docs/performance.md) --------------
+    # New people go to the bulk importer while the queue would take longer to
+    # clear one by one than an import takes (measured on the account's recent imports).
+    "BURST_SWITCH": True,
+    # An import's time assumed until the account's first import is measured.
+    "BURST_IMPORT_SECONDS": 15.0,
+    # How long rows are collected before a drain sends them (more in one request).
+    "BURST_COLLECT_SECONDS": 2.0,
+    # The share of RATE_LIMIT_PER_SECOND the per-person path leaves to the
+    # importer's requests and polls (0.1 of AC's 5 a second: one every 2 s).
+    "BURST_BULK_SHARE": 0.1,
     # Characters of AC's answer kept per request in a SyncLog row.
     "LOG_BODY_LIMIT": 2000,
     # -- the admin dashboard (docs/admin.md) ------------------------------
@@ -99,6 +122,39 @@ DEFAULTS = {
     # An erasure the CRM refuses for a configuration reason (its monthly cap
     # on deletions, a refused key) is tried again this often until it goes.
     "ERASURE_RETRY_SECONDS": 3600,
+    # -- alerts (crm_sync/alerts.py, docs/operations.md#alerts) -----------------
+    # Beat evaluates every rule each CRM_SYNC_ALERT_INTERVAL; an alert is
+    # sent once when its condition starts and once when it ends.
+    # First attempts in the last hour that ended success or skipped, as a
+    # share: under this, the first-pass rule fires…
+    "ALERT_FIRST_PASS_RATE": 0.99,
+    # …provided at least this many first attempts finished in that hour
+    # (one failure among three attempts is not an incident).
+    "ALERT_MIN_ATTEMPTS": 20,
+    # The oldest queued SyncLog row older than this many seconds.
+    "ALERT_QUEUED_AGE": 600.0,
+    # The breaker open (AC down) longer than this many seconds; a refused
+    # key (reason configuration) alerts at once.
+    "ALERT_BREAKER_OPEN_SECONDS": 300.0,
+    # How far back the event rules look (retries exhausted, a bulk batch
+    # failed): such an alert ends when nothing new happened for this long.
+    "ALERT_WINDOW_SECONDS": 3600.0,
+    # A condition that can flap (the first-pass rate, the queue's age) must
+    # hold this many seconds before its alert is sent; shorter blips send nothing.
+    "ALERT_HOLD_SECONDS": 120.0,
+    # Per-rule holds, overriding the above, e.g. {"retries_exhausted": 600}.
+    # Rules: first_pass_rate, queued_too_long, breaker_open, retries_exhausted, bulk_batch_failed.
+    "ALERT_HOLD_SECONDS_BY_RULE": {},
+    # A chat incoming webhook (Slack's shape: {"text": …, "blocks": …}) that
+    # receives every alert and recovery; "" = email only. A secret: never logged whole.
+    "ALERT_WEBHOOK_URL": "",
+    # Seconds each channel may take (the webhook's connect and read, the mail server's socket).
+    "ALERT_CHANNEL_TIMEOUT": 5.0,
+    # -- metrics (crm_sync/metrics.py, docs/operations.md#metrics) --------------
+    # The bearer token Prometheus sends to `metrics/` (`Authorization: Bearer
+    # <token>`); "" lets only logged-in staff see it. A secret, at least 32
+    # characters (`secrets.token_urlsafe(32)`); never logged.
+    "METRICS_TOKEN": "",
     # -- what the CRM tells us: the webhook receiver (docs/webhooks.md) ------
     # The secret path segments the receiver accepts: at most two at once, so
     # that a token can be rotated without losing an event; the first is the

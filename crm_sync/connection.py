@@ -11,6 +11,7 @@ from .conf import ac_account, crm_setting
 from .errors import ConfigurationError
 from .limiter import AccountRateLimiter, PatientLimiter, ShareLimiter
 from .mapping import crm_mapping
+from .metrics import hearing_requests
 from .schema import ListNeed, last_report, needs_of
 
 
@@ -40,7 +41,7 @@ def make_client(*, breaker=None, patient=False, share=None, on_request=None):
         body_limit=crm_setting("LOG_BODY_LIMIT"),
         limiter=limiter,
         breaker=breaker,
-        on_request=on_request,
+        on_request=hearing_requests(on_request),  # counted for the metrics too
     )
 
 

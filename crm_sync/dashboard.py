@@ -17,6 +17,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .conf import DASHBOARD_DAYS, ac_account, crm_setting
+from .alerts import overview as alert_overview
 from .connection import last_schema_report
 from .mapping import crm_mapping
 from .models import OPEN_STATUSES as OPEN
@@ -363,4 +364,6 @@ def dashboard(now=None):
         "time_to_ac_chart": time_to_ac_chart(days),
         # The account against the mapping, as the last `crm_sync_schema` check found it (or None).
         "schema": last_schema_report(),
+        # Alerts open now and those that ended in the last days (alerts.py): the history outlives the inbox.
+        "alerts": alert_overview(now),
     }

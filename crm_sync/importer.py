@@ -20,6 +20,7 @@ from django.db import IntegrityError, connections, reset_queries, router, transa
 from django.db.models import Count, Min
 from django.utils import timezone
 
+from . import metrics
 from .conf import ac_account, crm_setting
 from .connection import backend_class, make_backend
 from .crm import SUBSCRIBED
@@ -35,8 +36,9 @@ from .errors import (
     ValidationFailed,
 )
 from .mapping import crm_mapping
-from .models import ContactState, SyncLog
-from .outbox import queue_sync
+from .attempts import backoff, next_attempt
+from .models import ContactState, ImportBatch, SyncLog
+from .outbox import dispatch, queue_sync
 
 logger = logging.getLogger(__name__)
 Status = SyncLog.Status
@@ -54,6 +56,12 @@ MAX_IN_FLIGHT = 500
 STALE_AFTER = 15 * 60         # a resync row running this long without a batch id was abandoned
 # What finishing a bulk row changes.
 FINISHED_FIELDS = ("status", "error_category", "error_message", "finished_at", "requests", "api_calls")
+# What sending a burst's rows (already written, claimed `running`) fills in.
+SENT_FIELDS = ("email", "account_url", "warnings", "payload", "requests")
+# A live sync the importer could not finish is tried again per person when
+# it failed for one of these (a resync's rows wait for the next run instead).
+RETRY_PER_PERSON = {Category.NETWORK, Category.RATE_LIMITED, Category.SERVER_ERROR, Category.BAD_RESPONSE,
+                    Category.IMPORT_FAILED, Category.VALIDATION, Category.CONFIGURATION}
 
 
 @dataclass
@@ -65,7 +73,7 @@ class BulkPerson:
     payload: object          # ContactPayload
     row: dict                # the bulk importer's row (backend.bulk_row)
     size: int                # backend.bulk_row_size(row)
-    log: SyncLog = None
+    log: SyncLog = None      # a burst's row, claimed already; a resync's is written when sent
 
 
 @dataclass
@@ -142,9 +150,10 @@ class BulkSender:
     the sender wait."""
 
     def __init__(self, backend, account_url, tally, *, batch_size=MAX_BATCH_SIZE, poll_timeout=900.0,
-                 sleep=time.sleep):
+                 sleep=time.sleep, lane=ImportBatch.Lane.RESYNC):
         self.backend = backend
         self.account_url = account_url
+        self.lane = lane
         self.tally = tally
         self.batch_size = max(1, min(batch_size, backend.bulk_limits.max_rows))
         self.poll_timeout = poll_timeout
@@ -158,13 +167,13 @@ class BulkSender:
         self.last_request_at = 0.0
 
     # -- batching --------------------------------------------------------
-    def person(self, user_id, badge_id, payload, *, exclude_automations):
+    def person(self, user_id, badge_id, payload, *, exclude_automations, log=None):
         """A BulkPerson for `payload`, or None when the importer cannot carry them."""
         try:
             row = self.backend.bulk_row(payload, exclude_automations=exclude_automations)
         except NotBulkable:
             return None
-        return BulkPerson(user_id, badge_id, payload, row, self.backend.bulk_row_size(row))
+        return BulkPerson(user_id, badge_id, payload, row, self.backend.bulk_row_size(row), log)
 
     def fits(self, person):
         """Whether `person` alone fits in a request."""
@@ -196,18 +205,20 @@ class BulkSender:
         return dropped
 
     def _open_rows(self, people):
+        """Write each person's row `running` with what is sent: new rows for
+        a resync, the claimed rows themselves for a burst."""
         now = timezone.now()
-        logs = [
-            SyncLog(
-                user_id=person.user_id, badge_id=person.badge_id, email=person.payload.email,
-                trigger=SyncLog.Trigger.RESYNC, status=Status.RUNNING, started_at=now,
-                account_url=self.account_url, warnings=person.payload.warnings,
-                payload={**person.payload.record(), "tags": person.payload.tags, "list_status": SUBSCRIBED},
-                requests=[self.backend.bulk_request_record(person.row)],
-            )
-            for person in people
-        ]
-        for person, log in zip(people, SyncLog.objects.bulk_create(logs)):
+        new, claimed = [], []
+        for person in people:
+            log = person.log or SyncLog(user_id=person.user_id, badge_id=person.badge_id,
+                                        trigger=SyncLog.Trigger.RESYNC, status=Status.RUNNING, started_at=now)
+            log.email, log.account_url, log.warnings = person.payload.email, self.account_url, person.payload.warnings
+            log.payload = {**person.payload.record(), "tags": person.payload.tags, "list_status": SUBSCRIBED}
+            log.requests = [*log.requests, self.backend.bulk_request_record(person.row)]
+            (claimed if person.log else new).append(person)
+            person.log = log
+        update_each(SyncLog, [person.log for person in claimed], SENT_FIELDS)
+        for person, log in zip(new, SyncLog.objects.bulk_create([person.log for person in new])):
             person.log = log
         self.tally.sent += len(people)
 
@@ -238,7 +249,10 @@ class BulkSender:
             if isinstance(error, ConfigurationError):
                 raise  # every later request would fail the same way
             return
-        SyncLog.objects.filter(pk__in=[person.log.pk for person in people]).update(batch_id=batch_id)
+        with transaction.atomic():
+            SyncLog.objects.filter(pk__in=[person.log.pk for person in people]).update(batch_id=batch_id)
+            ImportBatch.objects.create(batch_id=batch_id, account_url=self.account_url, lane=self.lane,
+                                       size=len(people))
         now = time.monotonic()
         self.in_flight.append(Batch(batch_id, len(people), now + self.poll_timeout,
                                     now + max(POLL_FIRST, self.first_poll), sent_at=now))
@@ -281,6 +295,8 @@ class BulkSender:
             log.api_calls = len(log.requests)
             self.tally.fail(log.email, category, message)
         update_each(SyncLog, [person.log for person in people], FINISHED_FIELDS)
+        metrics.record_attempts([person.log for person in people])
+        retry_per_person([person.log for person in people])
 
     # -- polling ---------------------------------------------------------
     def _idle(self, seconds):
@@ -313,6 +329,15 @@ class BulkSender:
             self._poll_oldest(now)
         if until is not None and time.monotonic() < until:
             self.sleep(until - time.monotonic())
+
+    def poll_finished(self):
+        """Poll the oldest batch, and the next while each is found finished:
+        the CRM imports in order, so one still importing ends the round."""
+        while self.in_flight:
+            oldest = self.in_flight[0]
+            self._poll_oldest(time.monotonic())
+            if self.in_flight and self.in_flight[0] is oldest:
+                return
 
     def poll_if_free(self):
         """Poll the oldest batch if it is due and a slot of the account's
@@ -398,7 +423,11 @@ def complete_batch(batch_id, report, backend, tally):
             tally.succeeded += 1
     with transaction.atomic():
         update_each(SyncLog, rows, FINISHED_FIELDS)
+        metrics.record_attempts(rows)
         _record_success(succeeded, now)
+        ImportBatch.objects.filter(batch_id=batch_id, status=ImportBatch.Status.IN_FLIGHT).update(
+            status=ImportBatch.Status.COMPLETED, completed_at=now)
+    retry_per_person([row for row in rows if row.status == Status.FAILED])
 
 
 def _record_success(rows, now):
@@ -464,6 +493,28 @@ def fail_batch(batch_id, category, message, tally, request=None):
         row.finished_at = now
         tally.fail(row.email, category, message)
     update_each(SyncLog, rows, FINISHED_FIELDS)
+    metrics.record_attempts(rows)
+    ImportBatch.objects.filter(batch_id=batch_id, status=ImportBatch.Status.IN_FLIGHT).update(
+        status=ImportBatch.Status.FAILED, completed_at=now, error=message[:4000])
+    retry_per_person(rows)
+
+
+def retry_per_person(rows):
+    """A burst's rows are live syncs: one the importer failed is tried
+    again as the next attempt, per person, as a live failure would be (the
+    per-person path also gets the CRM's reason where the importer gives
+    none). A resync's rows wait for the next run."""
+    now = timezone.now()
+    for row in rows:
+        if (row.trigger == SyncLog.Trigger.RESYNC or row.user_id is None
+                or row.error_category not in RETRY_PER_PERSON or row.attempt >= crm_setting("MAX_ATTEMPTS")):
+            continue
+        # A rejected contact is asked about at once; an importer in trouble after the usual backoff.
+        wait = 0 if row.error_category == Category.VALIDATION else backoff(row.attempt)
+        row.retry_at = now + timezone.timedelta(seconds=wait)
+        SyncLog.objects.filter(pk=row.pk).update(retry_at=row.retry_at)
+        follow_up = next_attempt(row)
+        dispatch(follow_up.log.pk, countdown=follow_up.countdown or None)
 
 
 def update_each(model, objects, fields):
@@ -492,8 +543,8 @@ def close_overdue_batches(account_url, tally):
     them for ever; the next resync sends those people again."""
     deadline = crm_setting("BULK_IMPORT_DEADLINE")
     cutoff = timezone.now() - timezone.timedelta(seconds=deadline)
-    overdue = (SyncLog.objects.filter(status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, account_url=account_url,
-                                      started_at__lt=cutoff).exclude(batch_id="")
+    overdue = (SyncLog.objects.filter(status=Status.RUNNING, account_url=account_url, started_at__lt=cutoff)
+               .exclude(batch_id="")
                .values_list("batch_id", flat=True).distinct())
     for batch_id in list(overdue):
         fail_batch(batch_id, Category.IMPORT_FAILED,
@@ -514,9 +565,9 @@ def close_abandoned_rows():
 
 
 def open_batches(account_url):
-    """{batch id: rows still `running`} for this account, oldest batch first."""
-    rows = (SyncLog.objects.filter(status=Status.RUNNING, trigger=SyncLog.Trigger.RESYNC, account_url=account_url)
-            .exclude(batch_id=""))
+    """{batch id: rows still `running`} for this account, oldest batch
+    first: a resync's and a burst's."""
+    rows = SyncLog.objects.filter(status=Status.RUNNING, account_url=account_url).exclude(batch_id="")
     return dict(rows.values_list("batch_id").annotate(size=Count("id"), first=Min("id"))
                 .order_by("first").values_list("batch_id", "size"))
 

@@ -35,6 +35,7 @@ from .events import log_event
 from .limiter import RateLimitWait
 from .locks import PERSON_BUSY_WAIT, PersonBusy, holding_person
 from .mapping import crm_mapping
+from .metrics import record_inbox_event
 from .models import ConsentRecord, ContactState, InboxEvent
 from .publisher import Publisher
 
@@ -223,6 +224,7 @@ def finish(event, outcome, reason):
     event.reason = str(reason)[:4000]
     event.processed_at = timezone.now()
     event.save()
+    record_inbox_event(event)
     logger.info("crm_sync: inbox row %s (%s from %s, person %s): %s %s", event.pk, event.event_type, event.source,
                 event.person_id, outcome, reason)
 

@@ -5,6 +5,7 @@ import time
 
 from .conf import crm_setting
 from .events import log_event
+from .metrics import record_limiter_wait
 from .shared_state import backend
 
 
@@ -34,6 +35,7 @@ class AccountRateLimiter:
 
     def wait_for_slot(self):
         wait, reserved = backend().reserve_slot(self.name, self.interval, self.max_wait)
+        record_limiter_wait(wait, reserved)
         if not reserved:
             log_event("limiter_saturated", wait_seconds=round(wait, 2), once_per=30)
             raise RateLimitWait(wait)

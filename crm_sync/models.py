@@ -34,11 +34,15 @@ class SyncLogQuerySet(models.QuerySet):
     def lost(self, now=None):
         """Rows `running` longer than any attempt can take: their worker died."""
         cutoff = (now or timezone.now()) - timedelta(seconds=crm_setting("RUNNING_TIMEOUT"))
-        return self.filter(status=self.model.Status.RUNNING, started_at__lt=cutoff)
+        # Rows in a bulk batch are not lost but importing (the batch's poll
+        # finishes them), and a resync run's rows without a task are closed
+        # by the importer (close_abandoned_rows).
+        return (self.filter(status=self.model.Status.RUNNING, started_at__lt=cutoff, batch_id="")
+                .exclude(trigger=self.model.Trigger.RESYNC, task_id=""))
 
     def in_open_batches(self):
-        """Resync rows sent to the bulk importer whose batch is not finished."""
-        return self.filter(status=self.model.Status.RUNNING, trigger=self.model.Trigger.RESYNC).exclude(batch_id="")
+        """Rows sent to the bulk importer (by a resync or a burst) whose batch is not finished."""
+        return self.filter(status=self.model.Status.RUNNING).exclude(batch_id="")
 
     def expendable(self, older_than):
         """Rows created before `older_than` that retention may delete or
@@ -122,10 +126,10 @@ class SyncLog(models.Model):
     deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked this row up.")
     task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task running this attempt.")
     batch_id = models.CharField(
-        max_length=64, blank=True, db_index=True, help_text="AC's bulk import batch, for attempts sent in bulk.",
+        max_length=64, blank=True, default="", db_default="", db_index=True, help_text="AC's bulk import batch, for attempts sent in bulk.",
     )
     lane = models.CharField(
-        max_length=6, blank=True, choices=[("", "Not decided"), ("single", "Per person"), ("bulk", "Bulk importer")],
+        max_length=6, blank=True, default="", db_default="", choices=[("", "Not decided"), ("single", "Per person"), ("bulk", "Bulk importer")],
         help_text="Which path a fresh sync takes during a burst (crm_sync/burst.py); blank until decided.",
     )
     lock_token = models.CharField(max_length=64, blank=True, help_text="Its hold on the person's lock.")
@@ -230,7 +234,7 @@ class ContactState(models.Model):
     )
     last_success_at = models.DateTimeField(null=True, blank=True)
     bounced_email = models.CharField(
-        max_length=254, blank=True,
+        max_length=254, blank=True, default="", db_default="",
         help_text="The address AC reported as hard-bouncing; undeliverable while the person still has it.",
     )
     bounced_at = models.DateTimeField(null=True, blank=True)
@@ -407,3 +411,51 @@ class ErasureReceipt(models.Model):
 
     def __str__(self):
         return f"erasure of person {self.person_pk} ({self.status})"
+
+
+# -- alerts (crm_sync/alerts.py, docs/operations.md#alerts) ---------------------------
+class Alert(models.Model):
+    """One occurrence of an alert rule's condition: held back (`pending`)
+    until it has lasted long enough, then `firing` (notice sent) until it
+    ends (`resolved`, recovery sent). The rows are the alerts' history, kept
+    whatever happened to the emails. At most one open row per rule."""
+
+    class Rule(models.TextChoices):
+        FIRST_PASS_RATE = "first_pass_rate", "First-attempt success rate low"
+        QUEUED_TOO_LONG = "queued_too_long", "A sync queued too long"
+        BREAKER_OPEN = "breaker_open", "Circuit breaker open"
+        RETRIES_EXHAUSTED = "retries_exhausted", "Retries exhausted"
+        BULK_BATCH_FAILED = "bulk_batch_failed", "A bulk import batch failed"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending (held back)"
+        FIRING = "firing", "Firing"
+        RESOLVED = "resolved", "Resolved"
+
+    rule = models.CharField(max_length=20, choices=Rule.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    first_seen_at = models.DateTimeField(default=timezone.now, help_text="When the condition was first found true.")
+    fired_at = models.DateTimeField(null=True, blank=True, help_text="When it had held long enough and was sent.")
+    resolved_at = models.DateTimeField(null=True, blank=True, help_text="When the condition was found over.")
+    message = models.TextField(help_text="What the alert said, last time the condition was evaluated.")
+    detail = models.JSONField(default=dict, blank=True, help_text="The figures behind the message.")
+    deliveries = models.JSONField(
+        default=dict, blank=True,
+        help_text='Per notice and channel ("fired:email", "resolved:webhook"): sent, failed (tried again) or skipped.',
+    )
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+        indexes = [models.Index(fields=["state", "first_seen_at"], name="crm_alert_state_idx")]
+        constraints = [
+            # Two overlapping evaluations can never open the same alert twice.
+            models.UniqueConstraint(fields=["rule"], condition=Q(state__in=["pending", "firing"]),
+                                    name="crm_alert_one_open_per_rule"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_rule_display()} ({self.state})"
+
+    @property
+    def is_open(self):
+        return self.state != self.State.RESOLVED

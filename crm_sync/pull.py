@@ -42,6 +42,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from . import inbox
+from .attempts import pause_state
 from .breaker import CircuitBreaker, CircuitOpen
 from .conf import ac_account, crm_setting
 from .connection import make_backend
@@ -54,8 +55,14 @@ from .shared_state import DatabaseSharedState
 # Asked again at every pull: clock skew between us and the CRM, whole-second times.
 OVERLAP = datetime.timedelta(minutes=2)
 EVENT_TYPES = {UNSUBSCRIBED: "unsubscribe", SUBSCRIBED: "subscribe"}
+
+
+class SendingPaused(Exception):
+    """Sending is paused (an operator, the setting, the staging guard): the pull asks the CRM nothing."""
+
+
 # What stops a pull half-way; the mark stays, so the next pull asks again from the same point.
-STOPPED = (CrmError, CircuitOpen, RateLimitWait)
+STOPPED = (CrmError, CircuitOpen, RateLimitWait, SendingPaused)
 
 
 @dataclass
@@ -82,6 +89,9 @@ def pull(now=None):
     """Ask the CRM for the list changes since the last pull and hand the news
     to the inbox; returns a Pulled. `now`: when the pull starts asking (the
     next mark). Raises STOPPED's errors, the mark then left where it was."""
+    state = pause_state()
+    if state.get("on"):
+        raise SendingPaused(f"sending is paused: {state.get('reason') or 'no reason given'}")
     now = now or timezone.now()
     account_url = ac_account()[0]
     since = last_mark(account_url, now) - OVERLAP

@@ -3,7 +3,8 @@ asks for. Arguments are ids only, never personal data (task results are stored).
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, connection
 
-from . import erasure, inbox, outbox, pull as consent_pull, reconcile as reconciler
+from . import alerts
+from . import burst, erasure, inbox, outbox, pull as consent_pull, reconcile as reconciler
 from .attempts import release_interrupted, run_attempt
 from .events import log_event
 from .importer import poll_open_batches
@@ -15,8 +16,11 @@ DATABASE_RETRY_SECONDS = 2
 
 @shared_task(acks_late=True, reject_on_worker_lost=True, bind=True, max_retries=None)
 def sync_person(self, log_id):
-    """Run the attempt recorded in SyncLog row `log_id`."""
+    """Run the attempt recorded in SyncLog row `log_id`, unless a burst
+    sends it through the bulk importer (burst.py)."""
     try:
+        if burst.hand_over(log_id):
+            return
         follow_up = run_attempt(log_id, task_id=self.request.id or "").follow_up
     except DATABASE_ERRORS as error:
         # The database went away mid-attempt (a restart, a failover). The
@@ -43,8 +47,22 @@ def reconcile():
 
 @shared_task(ignore_result=True)
 def poll_resync_batches():
-    """Beat: finish bulk resync batches a run left in flight."""
+    """Beat: finish bulk batches a resync run or a burst left in flight, and
+    drain rows left waiting for the bulk importer."""
     poll_open_batches()
+    burst.kick_if_waiting()
+
+
+@shared_task(ignore_result=True, bind=True)
+def drain_burst(self, _unused=0):
+    """Send the rows a burst handed to the bulk importer (burst.py)."""
+    burst.drain(self.request.id or "")
+
+
+@shared_task(ignore_result=True)
+def poll_burst(_unused=0):
+    """Finish a burst's batches the CRM has imported (burst.py)."""
+    burst.poll()
 
 
 @shared_task(ignore_result=True)
@@ -102,3 +120,10 @@ def erase_contact(self, receipt_id):
 def sweep_erasures():
     """Beat: dispatch erasures due again (the CRM's deletion cap, lost messages)."""
     erasure.sweep()
+
+
+@shared_task(ignore_result=True)
+def evaluate_alerts():
+    """Beat, every CRM_SYNC_ALERT_INTERVAL: evaluate the alert rules, send
+    what started or ended, retry channels that failed (alerts.py)."""
+    alerts.evaluate()

@@ -27,6 +27,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from . import inbox
 from .conf import WEBHOOK_PATH, crm_setting, webhook_tokens
+from .metrics import record_webhook
 from .models import InboxEvent
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def receive_webhook(request, token):
     event_type = str(payload.get("type") or "").strip()
     if not event_type:
         logger.warning("crm_sync: a webhook delivery with no event type was refused (400)")
+        record_webhook("", "refused")
         return HttpResponseBadRequest("Not an event: no type.", content_type="text/plain")
     contact = payload.get("contact") if isinstance(payload.get("contact"), dict) else {}
     event = inbox.receive(
@@ -109,6 +111,7 @@ def receive_webhook(request, token):
     if token != 1:
         # Still accepted during a rotation; say so, so that the old token is not forgotten.
         logger.info("crm_sync: a webhook came with token 2 (the old one): finish the rotation (docs/webhooks.md)")
+    record_webhook(event_type, "stored" if event is not None else "duplicate")
     if event is None:
         logger.info("crm_sync: webhook %s delivered again: already in the inbox", event_type)
     else:

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='synclog',
             name='lane',
-            field=models.CharField(blank=True, choices=[('', 'Not decided'), ('single', 'Per person'), ('bulk', 'Bulk importer')], help_text='Which path a fresh sync takes during a burst (crm_sync/burst.py); blank until decided.', max_length=6),
+            field=models.CharField(blank=True, default='', db_default='', choices=[('', 'Not decided'), ('single', 'Per person'), ('bulk', 'Bulk importer')], help_text='Which path a fresh sync takes during a burst (crm_sync/burst.py); blank until decided.', max_length=6),
         ),
         migrations.AlterField(
             model_name='synclog',

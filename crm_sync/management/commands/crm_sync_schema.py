@@ -3,6 +3,7 @@ import json
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from crm_sync import staging_guard
 from crm_sync.connection import check_schema
 from crm_sync.errors import CrmError
 from crm_sync.schema import table
@@ -21,6 +22,9 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **options):
+        guard = staging_guard.reason()
+        if guard and options["apply"] and not options["dry_run"]:
+            raise CommandError(f"--apply refused: {guard} (`crm_sync_status --resume`)", returncode=1)
         try:
             report = check_schema(apply=options["apply"], dry_run=options["dry_run"])
         except (CrmError, ImproperlyConfigured) as error:

@@ -1,7 +1,9 @@
 import json
+import sys
 
 from django.core.management.base import BaseCommand
 
+from crm_sync import health, staging_guard
 from crm_sync.attempts import pause
 from crm_sync.outbox import resume
 from crm_sync.status import sync_status
@@ -13,15 +15,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--pause", metavar="REASON", help="keep queueing syncs but send none (AC maintenance)")
-        group.add_argument("--resume", action="store_true", help="send again, starting with the backlog")
+        group.add_argument("--resume", action="store_true",
+                           help="send again, starting with the backlog (also overrides the staging guard, "
+                                "for this public URL, for good)")
+        group.add_argument("--check", action="store_true",
+                           help="the health check (as the health/ URL): print 'ok' and exit 0, or print "
+                                "what is wrong and exit 1 (cron, systemd timers)")
         parser.add_argument("--json", action="store_true", help="print the status as JSON")
 
     def handle(self, *args, **options):
+        if options["check"]:
+            return self.check(options["json"])
         if options["pause"] is not None:
             pause(options["pause"])
             self.stdout.write(self.style.WARNING(f"Paused: {options['pause']}"))
         if options["resume"]:
-            self.stdout.write(self.style.SUCCESS(f"Resumed; dispatched {resume()} queued syncs."))
+            guard = staging_guard.reason()
+            sent = resume()
+            if guard:
+                self.stdout.write(self.style.WARNING(
+                    f"Overrode the {guard.removesuffix('; resume on purpose to send from here')}. "
+                    "Recorded for this public URL: it sends from now on, after restarts too."))
+            self.stdout.write(self.style.SUCCESS(f"Resumed; dispatched {sent} queued syncs."))
         status = sync_status()
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, default=str))
@@ -52,3 +67,17 @@ class Command(BaseCommand):
             self.stdout.write(self.style.ERROR(
                 f"  erasure {receipt['id']} (contact {receipt['contact_id'] or '?'}), next try {receipt['retry_at']}: "
                 f"{receipt['reason']}"))
+
+    def check(self, as_json):
+        """Exit 0 printing "ok" when healthy, else 1 printing each problem (crm_sync/health.py decides)."""
+        report = health.evaluate()
+        if as_json:
+            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        elif report.healthy:
+            warnings = [f"{result.name}: {result.detail}" for result in report.results if result.status == "warning"]
+            self.stdout.write("ok" + (f" ({'; '.join(warnings)})" if warnings else ""))
+        else:
+            for result in report.problems:
+                self.stdout.write(self.style.ERROR(f"{result.name}: {result.detail}"))
+        if not report.healthy:
+            sys.exit(1)

@@ -1,6 +1,7 @@
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
+from crm_sync import staging_guard
 from crm_sync.errors import CrmError
 from crm_sync.webhook_registration import EVENTS, SOURCES, masked, register, registered, remove
 
@@ -16,6 +17,10 @@ class Command(BaseCommand):
         parser.add_argument("action", choices=["register", "status", "remove"])
 
     def handle(self, *args, action, **options):
+        guard = staging_guard.reason()
+        if guard and action != "status":
+            # A staging registering its own receiver with production's AC would take production's events.
+            raise CommandError(f"{action} refused: {guard} (`crm_sync_status --resume`)", returncode=1)
         try:
             getattr(self, action)()
         except (CrmError, ImproperlyConfigured) as error:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from crm_sync.mapping import crm_mapping
 
+from crm_sync.attempts import pause_state
 from crm_sync.errors import CrmError
 from crm_sync.importer import MAX_BATCH_SIZE
 from crm_sync.resync import Options, Resync
@@ -100,6 +101,11 @@ class Command(BaseCommand):
             raise CommandError(f"--batch-size must be 1 to {MAX_BATCH_SIZE}")
         if options["event"] and crm_mapping().event_filter(options["event"]) is None:
             raise CommandError("--event: this project's CrmMapping defines no events (event_filter)")
+        paused = pause_state()
+        if paused.get("on") and not options["dry_run"]:
+            # The bulk path sends without run_attempt's check: refuse here, so a pause stops every sender.
+            raise CommandError(f"sending is paused ({paused.get('reason') or 'no reason given'}): nothing sent; "
+                               "resume with `crm_sync_status --resume`, or look with --dry-run", returncode=1)
         settings = Options(
             since=options["since"], until=until, event=options["event"], failed_only=options["failed_only"],
             missing=options["missing"], dry_run=options["dry_run"], batch_size=options["batch_size"],

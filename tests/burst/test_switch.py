@@ -1,0 +1,151 @@
+"""The burst switch (crm_sync/burst.py), run in this process against the AC
+sandbox over sockets: the worker's decision, the drain and the poll called
+as their tasks would call them, every dispatch captured."""
+import time
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from crm_sync import burst, outbox
+from crm_sync.models import ContactState, ImportBatch, SyncLog
+from tests.resync.conftest import ac, attendee, event  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def switch(ac, settings, monkeypatch):  # noqa: F811
+    """The switch on, decisions taken at AC's real rate; dispatches recorded, not sent."""
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "BURST_SWITCH": True, "RATE_LIMIT_PER_SECOND": 5.0,
+                         "BURST_COLLECT_SECONDS": 0.0, "BURST_IMPORT_SECONDS": 30.0}
+    sent = {"sync": [], "drain": 0, "poll": 0}
+    monkeypatch.setattr(burst.drain_publisher, "run_instead", lambda _id, countdown=None: sent.__setitem__(
+        "drain", sent["drain"] + 1) or True)
+    monkeypatch.setattr(burst.poll_publisher, "run_instead", lambda _id, countdown=None: sent.__setitem__(
+        "poll", sent["poll"] + 1) or True)
+    with outbox.handoff(lambda log_id, countdown=None: sent["sync"].append(log_id) or True):
+        yield sent
+
+
+def queued_rows(people):
+    return [outbox.open_attempt(person.pk) for person in people]
+
+
+def measured_imports(seconds, count=3):
+    """The account's last imports took `seconds` each."""
+    now = timezone.now()
+    for n in range(count):
+        ImportBatch.objects.create(batch_id=f"old-{n}", account_url=settings.ACTIVECAMPAIGN_URL, lane="burst", size=250,
+                                   status="completed", queued_at=now - timezone.timedelta(seconds=seconds),
+                                   completed_at=now)
+
+
+def finish_imports(ac_sandbox, timeout=10):
+    deadline = time.monotonic() + timeout
+    while ImportBatch.objects.filter(status="in_flight").exists() and time.monotonic() < deadline:
+        burst.poll()
+        time.sleep(0.1)
+
+
+def test_a_burst_of_new_people_goes_through_the_importer_with_the_live_syncs_rules(switch, ac, attendee):  # noqa: F811
+    people = [attendee(badge_name=f"Burst {n}", dietary_preferences=["vegan"]) for n in range(40)]
+    people.append(attendee(opt_in=False))
+    rows = queued_rows(people)
+
+    handed = [burst.hand_over(row.pk) for row in rows]
+    assert all(handed), "40 new people at 5 requests a second take longer one by one than a 30 s import"
+    decision = burst.latest_decision()
+    assert decision["bulk"] and decision["backlog"] == 41 and decision["imports_measured"] == 0
+    assert switch["drain"] >= 1, "a drain was asked for"
+
+    burst.drain("drain-1")
+    # The person who did not opt in has nothing to send in bulk: back to the per-person path.
+    opted_out = SyncLog.objects.get(user=people[-1])
+    assert (opted_out.status, opted_out.lane) == ("queued", "single")
+    assert switch["sync"] == [opted_out.pk]
+    assert burst.hand_over(opted_out.pk) is False
+
+    in_batch = SyncLog.objects.filter(lane="bulk")
+    assert in_batch.count() == 40 and set(in_batch.values_list("status", flat=True)) == {"running"}
+    batch = ImportBatch.objects.get(status="in_flight")
+    assert (batch.lane, batch.size) == ("burst", 40)
+    assert set(in_batch.values_list("batch_id", flat=True)) == {batch.batch_id}
+
+    finish_imports(ac)
+    for row in SyncLog.objects.filter(lane="bulk"):
+        assert (row.status, row.attempt, row.batch_id) == ("success", 1, batch.batch_id), row.error_message
+    contacts = {contact["email"]: contact for contact in ac.control.contacts()}
+    assert sorted(contacts) == sorted(person.email.lower() for person in people[:-1])  # one each
+    contact = contacts[people[3].email.lower()]
+    assert contact["fields"]["BADGE_NAME"] == "Burst 3"
+    assert contact["fields"]["DIETARY_PREFERENCES"] == "||vegan||"   # the option value the account holds
+    assert sorted(contact["tags"]) == ["badge-maker", "event:pycon-2026"]
+    assert contact["lists"] == {"badge-maker-attendees": 1}
+    assert ImportBatch.objects.get(pk=batch.pk).import_seconds > 0
+    state = ContactState.objects.get(user=people[3])
+    assert state.sent["fields"]["BADGE_NAME"] == "Burst 3" and state.ac_contact_id == ""  # looked up when needed
+
+
+def test_a_small_backlog_stays_per_person_when_imports_are_slow(switch, attendee):  # noqa: F811
+    measured_imports(60)
+    rows = queued_rows([attendee() for _ in range(20)])
+    assert not burst.hand_over(rows[0].pk), "20 people take ~18 s one by one, an import 60 s"
+    decision = burst.latest_decision()
+    assert (decision["bulk"], decision["imports_measured"]) == (False, 3)
+    assert decision["bulk_seconds"] == 60.0
+
+
+def test_the_same_backlog_goes_in_bulk_when_imports_are_quick(switch, attendee):  # noqa: F811
+    measured_imports(5)
+    rows = queued_rows([attendee() for _ in range(20)])
+    assert burst.hand_over(rows[0].pk)
+    assert burst.latest_decision()["bulk_seconds"] == 5.0
+
+
+def test_known_contacts_retries_and_staff_retries_stay_per_person(switch, ac, attendee):  # noqa: F811
+    measured_imports(1)
+    known, retried, by_staff = attendee(), attendee(), attendee()
+    ContactState.objects.create(user=known, account_url=ac.url, sent={"email": known.email})
+    queued_rows([attendee() for _ in range(30)])  # the backlog that would switch
+    rows = [outbox.open_attempt(known.pk),
+            SyncLog.objects.create(user=retried, attempt=2),
+            outbox.open_attempt(by_staff.pk, trigger=SyncLog.Trigger.ADMIN)]
+    assert [burst.hand_over(row.pk) for row in rows] == [False, False, False]
+
+
+def test_the_switch_off_sends_everyone_per_person(switch, settings, attendee):  # noqa: F811
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "BURST_SWITCH": False}
+    rows = queued_rows([attendee() for _ in range(50)])
+    assert not burst.hand_over(rows[0].pk)
+
+
+def test_a_person_the_importer_fails_is_tried_again_per_person(switch, ac, attendee):  # noqa: F811
+    people = [attendee() for _ in range(40)]
+    ac.control.set_faults(bulk_fail_emails=[people[5].email.lower()])
+    for row in queued_rows(people):
+        burst.hand_over(row.pk)
+    burst.drain("drain-2")
+    finish_imports(ac)
+    failed = SyncLog.objects.get(user=people[5], attempt=1)
+    assert (failed.status, failed.error_category) == ("failed", "validation")
+    retry = SyncLog.objects.get(user=people[5], attempt=2)
+    assert (retry.status, retry.lane) == ("queued", "")
+    assert retry.pk in switch["sync"], "the next attempt was dispatched"
+    assert not burst.hand_over(retry.pk), "a retry takes the per-person path, which gets AC's reason"
+    assert SyncLog.objects.filter(status="success").count() == 39
+
+
+def test_rows_in_an_open_batch_are_not_taken_for_lost_when_their_worker_died(switch, ac, settings, attendee):  # noqa: F811
+    """A worker killed after the CRM queued its batch: the sweep must not
+    send those people again; the poll finishes them."""
+    settings.CRM_SYNC = {**settings.CRM_SYNC, "RUNNING_TIMEOUT": 0.0}
+    for row in queued_rows([attendee() for _ in range(40)]):
+        burst.hand_over(row.pk)
+    burst.drain("killed")
+    assert not SyncLog.objects.lost().exists()
+    outbox.sweep()
+    assert SyncLog.objects.filter(status="running").count() == 40
+    finish_imports(ac)
+    assert SyncLog.objects.filter(status="success").count() == 40
+    assert SyncLog.objects.count() == 40, "no one sent again"

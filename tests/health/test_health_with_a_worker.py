@@ -1,0 +1,29 @@
+"""The health check with a real worker consuming crm_sync's queues: 200 and
+every check "ok"; the worker stopped, 503 naming the workers."""
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_with_a_worker_it_is_healthy_and_without_it_503(worker, client):
+    response = client.get(reverse("crm_sync:health"))
+
+    assert response.status_code == 200, response.content
+    report = json.loads(response.content)
+    assert report["status"] == "ok"
+    assert list(report["checks"]) == ["database", "broker", "workers", "breaker", "queued_age", "sending"]
+    assert all(check["status"] == "ok" and check["detail"] == "ok" for check in report["checks"].values())
+    out = StringIO()
+    call_command("crm_sync_status", "--check", stdout=out)  # exits 0: no SystemExit
+    assert out.getvalue() == "ok\n"
+
+    worker.stop()
+    response = client.get(reverse("crm_sync:health"))
+
+    assert response.status_code == 503
+    assert json.loads(response.content)["checks"]["workers"]["status"] == "unhealthy"
