@@ -281,7 +281,7 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
         ("Times", {"fields": ("created_at", "dispatched_at", "not_before", "started_at", "finished_at", "took",
                               "retry_at", "redacted_at")}),
         ("CRM", {"fields": ("account_url", "ac_contact_id", "api_calls", "deliveries", "task_id",
-                                       "batch_id")}),
+                                       "lane", "batch_id")}),
         ("What crm_sync meant AC to hold", {"fields": ("payload_json", "warnings_json")}),
         ("Requests and AC's answers", {"fields": ("requests_json",)}),
     )

@@ -31,6 +31,7 @@ worker killed mid-batch, is picked up by beat (`poll_resync_batches`) and
 the sweeps (docs/performance.md, "Bursts").
 """
 import logging
+import math
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -62,6 +63,7 @@ KICKED = "burst:kicked"
 # drain hands on to the next one after half of it.
 LOCK_TTL = 30.0
 POLL_EVERY = 2.0
+NEW_WAIT = 1.0                  # a new person waiting for a per-person slot looks again after this
 # Triggers whose fresh rows may go in bulk: a badge or profile saved, or the reconciler.
 BULKABLE_TRIGGERS = (SyncLog.Trigger.SIGNAL, SyncLog.Trigger.RECONCILE)
 # What a new contact costs one by one: the contact, its list and two tags
@@ -86,8 +88,7 @@ def decide(account_url):
     """Whether the backlog clears sooner through the bulk importer."""
     # Queued, and being synced one by one (each holds a worker for its requests).
     backlog = SyncLog.objects.filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, batch_id="")).count()
-    share = crm_setting("RATE_LIMIT_PER_SECOND") * (1.0 - crm_setting("BURST_BULK_SHARE"))
-    drain = backlog * CALLS_PER_NEW_PERSON / share
+    drain = backlog * CALLS_PER_NEW_PERSON / per_person_rate()
     import_seconds, measured = recent_import_seconds(account_url)
     bulk_seconds = import_seconds + crm_setting("BURST_COLLECT_SECONDS")
     return Decision(drain > bulk_seconds, backlog, round(drain, 1), round(bulk_seconds, 1), measured)
@@ -104,6 +105,17 @@ def recent_import_seconds(account_url):
     return statistics.median(times), len(times)
 
 
+def per_person_rate():
+    """Requests a second the decision counts on for the per-person path."""
+    return crm_setting("RATE_LIMIT_PER_SECOND") * (1.0 - crm_setting("BURST_BULK_SHARE"))
+
+
+def new_at_once():
+    """New people synced one by one at the same time, at most: as many as
+    the account's rate serves in a second, and BURST_NEW_AT_ONCE at least."""
+    return max(crm_setting("BURST_NEW_AT_ONCE"), math.ceil(per_person_rate() / CALLS_PER_NEW_PERSON))
+
+
 def latest_decision():
     """The last decision taken, as a dict with its time, or None."""
     return shared_state().get_state(DECISION)
@@ -111,32 +123,45 @@ def latest_decision():
 
 # -- handing over (the worker, before it claims a row) -----------------------------------
 def hand_over(log_id):
-    """True if the row waits for the bulk importer instead of being synced
-    now: it is fresh, its person new to the CRM, and the backlog clears
-    sooner in bulk. A row handed over earlier is handed over again (its
-    drain message may be lost)."""
+    """True if the worker leaves the row for now: it waits for the bulk
+    importer (it is fresh, its person new to the CRM, and the backlog
+    clears sooner in bulk), or for one of the few per-person slots kept for
+    new people (BURST_NEW_AT_ONCE). A row handed over earlier is handed
+    over again (its drain message may be lost)."""
     if not crm_setting("BURST_SWITCH") or is_paused():
         return False
     row = (SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, attempt=1, batch_id="",
                                   trigger__in=BULKABLE_TRIGGERS, user__isnull=False)
            .values("user_id", "lane").first())
-    if row is None or row["lane"] == "single":
+    if row is None:
         return False
     if row["lane"] == "bulk":
         kick()
         return True
+    if row["lane"] == "single":
+        return False  # decided per person already (or sent back by a drain)
     account_url = ac_account()[0]
     if ContactState.objects.filter(user_id=row["user_id"], account_url=account_url, sent__isnull=False).exists():
         return False  # known to the CRM: an update is one or two requests, per person
     decision = decide(account_url)
     shared_state().set_state(DECISION, {**asdict(decision), "at": time.time()})
-    if not decision.bulk:
+    if decision.bulk:
+        reason = (f"waiting for the bulk importer: {decision.backlog} queued would take about "
+                  f"{decision.drain_seconds:.0f} s one by one, an import about {decision.bulk_seconds:.0f} s")
+        if SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane="").update(lane="bulk", error_message=reason):
+            kick()
+            return True
         return False
-    reason = (f"waiting for the bulk importer: {decision.backlog} queued would take about "
-              f"{decision.drain_seconds:.0f} s one by one, an import about {decision.bulk_seconds:.0f} s")
-    if SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane="").update(lane="bulk", error_message=reason):
-        kick()
+    # One by one, but only a few new people at once: the account's rate lets
+    # no more through anyway, and the other workers stay free for the
+    # people already in the CRM (their edits keep a sub-second latency).
+    at_once = new_at_once()
+    if SyncLog.objects.filter(status=Status.RUNNING, lane="single").count() >= at_once:
+        SyncLog.objects.filter(pk=log_id, status=Status.QUEUED).update(
+            error_message=f"waiting: {at_once} new people are being synced one by one already")
+        dispatch(log_id, countdown=NEW_WAIT)
         return True
+    SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane="").update(lane="single")
     return False
 
 

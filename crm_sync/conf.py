@@ -95,6 +95,10 @@ DEFAULTS = {
     # The share of RATE_LIMIT_PER_SECOND the per-person path leaves to the
     # importer's requests and polls (0.1 of AC's 5 a second: one every 2 s).
     "BURST_BULK_SHARE": 0.1,
+    # New people synced one by one at the same time, at most: AC's rate lets
+    # about one new contact a second through, and the other worker
+    # processes stay free for people already in the CRM.
+    "BURST_NEW_AT_ONCE": 2,
     # Characters of AC's answer kept per request in a SyncLog row.
     "LOG_BODY_LIMIT": 2000,
     # -- the admin dashboard (docs/admin.md) ------------------------------

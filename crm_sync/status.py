@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from .breaker import CircuitBreaker
 from .conf import ac_account
-from .models import ErasureReceipt, SyncLog
+from .models import ErasureReceipt, ImportBatch, SyncLog
 from .attempts import pause_state
 
 
@@ -26,7 +26,19 @@ def sync_status():
         "oldest_queued_seconds": round((now - oldest).total_seconds()) if oldest else None,
         "failures_24h": {row["error_category"] or "unknown": row["n"] for row in failures},
         "erasures": erasure_status(),
+        "bulk": bulk_status(),
     }
+
+
+def bulk_status():
+    """The bulk importer's batches in flight, and the burst switch's last decision (burst.py)."""
+    from .burst import latest_decision  # burst imports the sync machinery; status stays light to import
+
+    in_flight = ImportBatch.objects.filter(status=ImportBatch.Status.IN_FLIGHT)
+    return {"batches_in_flight": in_flight.count(),
+            "people_in_flight": sum(in_flight.values_list("size", flat=True)),
+            "waiting_for_bulk": SyncLog.objects.filter(status=SyncLog.Status.QUEUED, lane="bulk").count(),
+            "last_decision": latest_decision()}
 
 
 def erasure_status():

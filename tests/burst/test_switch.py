@@ -149,3 +149,19 @@ def test_rows_in_an_open_batch_are_not_taken_for_lost_when_their_worker_died(swi
     finish_imports(ac)
     assert SyncLog.objects.filter(status="success").count() == 40
     assert SyncLog.objects.count() == 40, "no one sent again"
+
+
+def test_only_a_few_new_people_are_synced_one_by_one_at_once(switch, settings, attendee):  # noqa: F811
+    """The workers left free serve the edits of people already in AC."""
+    measured_imports(60)
+    first, second, third = queued_rows([attendee() for _ in range(3)])
+    assert not burst.hand_over(first.pk) and not burst.hand_over(second.pk)
+    SyncLog.objects.filter(pk__in=[first.pk, second.pk]).update(status="running")
+    assert burst.hand_over(third.pk), "a third new person waits for a slot"
+    third.refresh_from_db()
+    assert (third.status, third.lane) == ("queued", "")
+    assert third.error_message.startswith("waiting: 2 new people")
+    assert switch["sync"] == [third.pk], "and looks again shortly"
+    SyncLog.objects.filter(pk=first.pk).update(status="success")
+    assert not burst.hand_over(third.pk)
+    assert SyncLog.objects.get(pk=third.pk).lane == "single"

@@ -56,6 +56,17 @@ class Command(BaseCommand):
         failures = ", ".join(f"{k} {v}" for k, v in status["failures_24h"].items()) or "none"
         self.stdout.write(f"Failures (24 h): {failures}")
         self.write_erasures(status["erasures"])
+        self.write_bulk(status["bulk"])
+
+    def write_bulk(self, bulk):
+        line = (f"Bulk importer:   {bulk['batches_in_flight']} batches importing ({bulk['people_in_flight']} people), "
+                f"{bulk['waiting_for_bulk']} waiting for the next")
+        decision = bulk["last_decision"]
+        if decision:
+            line += (f"; burst switch last chose {'bulk' if decision['bulk'] else 'per person'} "
+                     f"({decision['backlog']} queued: {decision['drain_seconds']:.0f} s one by one, "
+                     f"{decision['bulk_seconds']:.0f} s in bulk)")
+        self.stdout.write(line)
 
     def write_erasures(self, erasures):
         """Erasures waiting on a configuration problem are an error to fix, one line each."""
