@@ -49,9 +49,10 @@ def run_crowd(args):
 
 
 def print_table(results, args):
+    where = "PostgreSQL + Redis" if os.environ.get("CROWD_POSTGRES") else "SQLite, filesystem broker"
     print(f"\ncrowd: {args.people} new people confirmed within {args.within:g} s, {STEADY_PEOPLE} known people "
           f"editing once a second alongside; sandbox with AC's limits (5 requests/s, importer 250 a request, "
-          f"100 a minute); worker {WORKER_PROCESSES} processes with beat; SQLite, filesystem broker")
+          f"100 a minute); worker {WORKER_PROCESSES} processes with beat; {where}")
     header = (f"{'run':6} {'last in AC after last confirmation':>34} {'p50':>7} {'p95':>7} {'requests':>9} "
               f"{'in bulk':>8} {'batches':>8} {'import s':>9} {'steady p95':>11} {'end state':>10}")
     print(header)
@@ -83,11 +84,19 @@ def one_world(name, people, within, small):
     from crm_sync.sandbox.server import Sandbox
 
     sandbox = Sandbox(workdir / "ac.sqlite3", secrets.token_urlsafe(36)).start()
+    if os.environ.get("CROWD_POSTGRES"):
+        # PostgreSQL and Redis (what production runs), on the local services: a fresh database and Redis db.
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", "crm_sync_crowd"], check=True)
+        subprocess.run(["createdb", "-h", "127.0.0.1", "-U", "postgres", "crm_sync_crowd"], check=True)
+        subprocess.run(["redis-cli", "-h", "127.0.0.1", "-n", "9", "flushdb"], check=True, capture_output=True)
+        database, broker = "postgres://postgres@127.0.0.1:5432/crm_sync_crowd", "redis://127.0.0.1:6379/9"
+    else:
+        database, broker = f"sqlite:///{workdir / 'bench.sqlite3'}", "filesystem://"
     os.environ.update({
-        "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}",
-        "CELERY_BROKER_URL": "filesystem://",
+        "DATABASE_URL": database,
+        "CELERY_BROKER_URL": broker,
         "CELERY_FILESYSTEM_BROKER_DIR": str(workdir / "broker"),
-        "CRM_SYNC_REDIS_URL": "",
+        "CRM_SYNC_REDIS_URL": broker if broker.startswith("redis") else "",
         "ACTIVECAMPAIGN_URL": sandbox.url,
         "ACTIVECAMPAIGN_API_KEY": sandbox.api_key,
         "CRM_SYNC_LOG_LEVEL": "WARNING",

@@ -16,6 +16,7 @@ as attendees arrive) and a burst (`--burst` badges at once, where AC's
 maximum, the share under 5 s, and the ratio of the median to the target.
 
     .venv/bin/python bench/time_to_contact.py --crowd [--people 1000] [--within 60]
+    CROWD_POSTGRES=1 .venv/bin/python bench/time_to_contact.py --crowd   # the same on PostgreSQL + Redis
 
 The crowd: `--people` new attendees confirm within `--within` seconds (the
 "make your badge" email went out), while known attendees edit their badge
