@@ -169,7 +169,7 @@ CELERY_BEAT_SCHEDULE = {
     # Bulk batches left in flight (a resync stopped, a worker killed mid-burst), and bursts' waiting rows.
     "crm-sync-resync-batches": {
         "task": "crm_sync.tasks.poll_resync_batches",
-        "schedule": env.float("CRM_SYNC_SWEEP_INTERVAL", default=30.0),
+        "schedule": env.float("CRM_SYNC_BULK_POLL_INTERVAL", default=30.0),
     },
     "crm-sync-purge-logs": {"task": "crm_sync.tasks.purge_logs", "schedule": crontab(hour=3, minute=30)},
     # Inbox rows (the CRM's webhooks) the broker never took, and failed ones due again.

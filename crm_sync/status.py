@@ -4,6 +4,7 @@ from django.db.models import Count, Min
 from django.utils import timezone
 
 from .breaker import CircuitBreaker
+from .burst import latest_decision
 from .conf import ac_account
 from .models import ErasureReceipt, ImportBatch, SyncLog
 from .attempts import pause_state
@@ -32,8 +33,6 @@ def sync_status():
 
 def bulk_status():
     """The bulk importer's batches in flight, and the burst switch's last decision (burst.py)."""
-    from .burst import latest_decision  # burst imports the sync machinery; status stays light to import
-
     in_flight = ImportBatch.objects.filter(status=ImportBatch.Status.IN_FLIGHT)
     return {"batches_in_flight": in_flight.count(),
             "people_in_flight": sum(in_flight.values_list("size", flat=True)),

@@ -31,6 +31,7 @@ REACHED = {
     "crm_consent_pull": "Found 0 unsubscribes",
     "crm_reconcile": "Queued 0 people for sync.",  # the demo's database: the checkout's own has no tables
     "purge_sync_logs": "would delete 0 sync attempt(s)",
+    "crm_sync_alerts": "No alert open.",  # the demo's AC is healthy
     "ac_sandbox": "(key from ACTIVECAMPAIGN_API_KEY)",  # a fresh shell has none: "no API key"
 }
 

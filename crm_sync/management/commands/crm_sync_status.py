@@ -25,7 +25,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["check"]:
-            return self.check(options["json"])
+            return self.health_check(options["json"])
         if options["pause"] is not None:
             pause(options["pause"])
             self.stdout.write(self.style.WARNING(f"Paused: {options['pause']}"))
@@ -79,7 +79,7 @@ class Command(BaseCommand):
                 f"  erasure {receipt['id']} (contact {receipt['contact_id'] or '?'}), next try {receipt['retry_at']}: "
                 f"{receipt['reason']}"))
 
-    def check(self, as_json):
+    def health_check(self, as_json):
         """Exit 0 printing "ok" when healthy, else 1 printing each problem (crm_sync/health.py decides)."""
         report = health.evaluate()
         if as_json:

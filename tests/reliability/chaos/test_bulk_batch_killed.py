@@ -8,20 +8,21 @@ import pytest
 
 from badgemaker.badges.models import Event
 from crm_sync.models import ImportBatch, SyncLog
-from tests.reliability.chaos.conftest import PEOPLE, assert_exactly_once, confirm_people, report, wait_until_settled
+from tests.reliability.chaos.conftest import assert_exactly_once, confirm_people, report, wait_until_settled
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db(transaction=True)]
 
 LIMIT = 5          # AC's rate: a backlog of new people is slow one by one, so the switch sends them in bulk
 IMPORT_SECONDS = 8  # the sandbox's import time: long enough to kill the node in the middle
+PEOPLE = 120       # at AC's rate one by one: 100 s; the switch sends them in bulk
 
 
 def test_a_node_killed_while_its_bulk_batch_imports_loses_no_one_and_duplicates_no_one(chaos):
     chaos.control.set_faults(rate_limit_per_second=LIMIT, bulk_delay_seconds=IMPORT_SECONDS,
                              bulk_seconds_per_contact=0)
     env = dict(CRM_SYNC_RATE_LIMIT=LIMIT, CRM_SYNC_BURST_IMPORT_SECONDS=IMPORT_SECONDS,
-               CELERY_VISIBILITY_TIMEOUT=10)
+               CELERY_VISIBILITY_TIMEOUT=10, CRM_SYNC_BULK_POLL_INTERVAL=3)
     (victim,) = chaos.workers_up(nodes=1, **env)
     event = Event.objects.create(name="Bulk Con", slug="bulk-con", starts_on="2027-09-01")
     people = confirm_people(PEOPLE, event, prefix="bulk")
