@@ -118,9 +118,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
-        # kombu sleeps this long whenever the workers' prefetch is full, which caps
-        # the pool at a few messages a second with its default of 1 s.
-        "polling_interval": 0.1,
+        # kombu sleeps this long whenever the workers' prefetch is full: with its
+        # default of 1 s the pool takes a few messages a second, plenty for the
+        # demo; the crowd bench sets 0.1 (docs/performance.md).
+        "polling_interval": env.float("CELERY_FILESYSTEM_POLLING_INTERVAL", default=1.0),
     }
     # kombu's transport with atomic writes (see filesystem_broker.py).
     CELERY_BROKER_TRANSPORT = "badgemaker.filesystem_broker:Transport"
