@@ -7,7 +7,8 @@ second; the importer takes 250 people a request but needs some seconds to
 import them. The worker that picks up a fresh row decides (`hand_over`),
 from what it measures:
 
-    per-person drain = queued and running rows × 4 requests (a new contact's)
+    per-person drain = people not in the CRM yet (queued, running, or in a
+                       burst import) × 4 requests (a new contact's)
                        ÷ the per-person share of the account's rate
     bulk             = how long the CRM's recent imports took (ImportBatch,
                        queued to completed) + BURST_COLLECT_SECONDS
@@ -34,6 +35,7 @@ import logging
 import math
 import statistics
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 from django.db import transaction
@@ -45,6 +47,7 @@ from .breaker import CircuitBreaker
 from .conf import ac_account, crm_setting
 from .connection import make_backend
 from .importer import MAX_BATCH_SIZE, BulkSender, Batch, Tally, open_batches, update_each
+from .limiter import RateLimitWait, Share
 from .mapping import crm_mapping
 from .models import ContactState, ErasureReceipt, ImportBatch, SyncLog
 from .outbox import dispatch
@@ -59,6 +62,7 @@ Status = SyncLog.Status
 DRAIN_LOCK, POLL_LOCK = "burst:drain", "burst:poll"
 DECISION = "burst:decision"     # the latest decision, for the status command and the bench
 KICKED = "burst:kicked"
+POLL_DUE = "burst:poll_due"     # when the next poll message is due
 # A drain or poll killed with its worker frees its lock after this long; a
 # drain hands on to the next one after half of it.
 LOCK_TTL = 30.0
@@ -77,7 +81,7 @@ poll_publisher = Publisher("crm_sync.tasks.poll_burst", "bulk poll")
 @dataclass
 class Decision:
     bulk: bool
-    backlog: int                 # rows queued
+    backlog: int                 # people waiting to reach the CRM (decide)
     drain_seconds: float         # their projected time on the per-person path
     bulk_seconds: float          # an import's measured time, plus collecting
     imports_measured: int        # how many recent imports that figure comes from
@@ -86,8 +90,13 @@ class Decision:
 # -- deciding ----------------------------------------------------------------------
 def decide(account_url):
     """Whether the backlog clears sooner through the bulk importer."""
-    # Queued, and being synced one by one (each holds a worker for its requests).
-    backlog = SyncLog.objects.filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, batch_id="")).count()
+    # Everyone not in the CRM yet: queued, being synced one by one, or in a
+    # burst import still importing. Counting the last keeps a burst in bulk
+    # right after a drain has emptied the queue: the next arrivals would
+    # otherwise look like a trickle and spend the account's rate one by one,
+    # the rate the edits of people already in the CRM wait for.
+    backlog = SyncLog.objects.filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, batch_id="")
+                                     | Q(status=Status.RUNNING, lane="bulk")).count()
     drain = backlog * CALLS_PER_NEW_PERSON / per_person_rate()
     import_seconds, measured = recent_import_seconds(account_url)
     bulk_seconds = import_seconds + crm_setting("BURST_COLLECT_SECONDS")
@@ -199,29 +208,27 @@ def drain(task_id=""):
         if CircuitBreaker(account_url).state()["state"] == "open":
             drain_publisher.dispatch(0, countdown=crm_setting("BREAKER_RESET_SECONDS"))
             return 0
-        tally = Tally()
-        crm = make_backend(patient=True, on_request=tally.count_request)
         # Within half the lock's life; a drain with more to do hands on to the next.
         stop_at = time.monotonic() + LOCK_TTL / 2
-        try:
-            sender = BulkSender(crm, account_url, tally, lane=ImportBatch.Lane.BURST)
-            while time.monotonic() < stop_at and (rows := claim(task_id)):
-                _add(sender, rows, crm, account_url)
-                sender.flush()
-                sent += len(rows)
-        except Exception:
-            # A refused key, a bug: whoever this drain claimed and did not send goes one by one.
-            logger.exception("crm_sync: bulk drain stopped; its unsent rows go to the per-person path")
-            _back_to_single(list(SyncLog.objects.filter(status=Status.RUNNING, task_id=f"bulk:{task_id}"[:64],
-                                                        batch_id="")))
-            raise
-        finally:
-            crm.close()
+        with _bulk_sender(account_url) as sender:
+            try:
+                while time.monotonic() < stop_at and (rows := claim(task_id)):
+                    _add(sender, rows, account_url)
+                    sender.flush()
+                    sent += len(rows)
+            except RateLimitWait:
+                # The burst's share of the rate is spoken for: what this drain
+                # claimed and did not send waits for the next drain (below).
+                _back_to_bulk(_claimed_unsent(task_id))
+            except Exception:
+                # A refused key, a bug: whoever this drain claimed and did not send goes one by one.
+                logger.exception("crm_sync: bulk drain stopped; its unsent rows go to the per-person path")
+                _back_to_single(_claimed_unsent(task_id))
+                raise
         if time.monotonic() >= stop_at:
             drain_publisher.dispatch(0)
         if sender.in_flight:
-            # Polled from the start, every POLL_EVERY: the share of the rate the bulk path keeps.
-            poll_publisher.dispatch(0, countdown=POLL_EVERY)
+            schedule_poll(account_url)
     finally:
         shared_state().release_lock(DRAIN_LOCK, lock)
     if SyncLog.objects.filter(status=Status.QUEUED, lane="bulk").exists():
@@ -244,7 +251,22 @@ def claim(task_id, size=MAX_BATCH_SIZE):
     return rows
 
 
-def _add(sender, rows, crm, account_url):
+@contextmanager
+def _bulk_sender(account_url):
+    """A BulkSender for burst batches, on a backend closed afterwards. Its
+    requests (imports, polls, the catalog's lookups) take BURST_BULK_SHARE
+    of the account's rate at most: the rest is the per-person path's, which
+    the decision counts on and the edits of people in the CRM wait for."""
+    tally = Tally()
+    share = Share("burst", crm_setting("BURST_BULK_SHARE"), patience=LOCK_TTL / 2)
+    crm = make_backend(share=share, on_request=tally.count_request)
+    try:
+        yield BulkSender(crm, account_url, tally, lane=ImportBatch.Lane.BURST)
+    finally:
+        crm.close()
+
+
+def _add(sender, rows, account_url):
     """Each row to the sender, as the live sync would send its person; the
     rows the importer cannot carry back to the per-person path."""
     mapping = crm_mapping()
@@ -257,7 +279,7 @@ def _add(sender, rows, crm, account_url):
                  .values_list("person_pk", flat=True))
     back = []
     for row, person in zip(rows, people):
-        the_plan = plan(person, states.get(person.pk), mapping, fit=crm.fit, attendee=attendees[person.pk],
+        the_plan = plan(person, states.get(person.pk), mapping, fit=sender.backend.fit, attendee=attendees[person.pk],
                         erased=str(person.pk) in erased)
         where, _ = route(the_plan)
         bulk_person = (sender.person(person.pk, row.badge_id, the_plan.payload, exclude_automations=False, log=row)
@@ -267,6 +289,18 @@ def _add(sender, rows, crm, account_url):
         else:
             back.append(row)
     _back_to_single(back)
+
+
+def _claimed_unsent(task_id):
+    """The rows the drain `task_id` claimed and has not sent in a batch."""
+    return list(SyncLog.objects.filter(status=Status.RUNNING, task_id=f"bulk:{task_id}"[:64], batch_id=""))
+
+
+def _back_to_bulk(rows):
+    """Claimed rows that wait for the next drain after all."""
+    for row in rows:
+        row.status, row.task_id = Status.QUEUED, ""
+    update_each(SyncLog, rows, ("status", "task_id"))
 
 
 def _back_to_single(rows):
@@ -291,16 +325,38 @@ def poll():
         batches = open_batches(account_url)
         if not batches:
             return
-        tally = Tally()
-        crm = make_backend(patient=True, on_request=tally.count_request)
-        try:
-            sender = BulkSender(crm, account_url, tally, lane=ImportBatch.Lane.BURST)
+        with _bulk_sender(account_url) as sender:
             now = time.monotonic()
             sender.in_flight.extend(Batch(batch_id, size, now + LOCK_TTL, now) for batch_id, size in batches.items())
-            sender.poll_finished()
-        finally:
-            crm.close()
+            try:
+                sender.poll_finished()
+            except RateLimitWait:
+                pass  # the burst's share of the rate is spoken for: the next poll asks
     finally:
         shared_state().release_lock(POLL_LOCK, lock)
     if open_batches(account_url):
-        poll_publisher.dispatch(0, countdown=POLL_EVERY)
+        schedule_poll(account_url)
+
+
+def schedule_poll(account_url):
+    """One poll message, for when the oldest batch should be about imported,
+    POLL_EVERY from now at the soonest. None if a poll is due by then
+    already: each poll schedules the next, so a batch costs about two polls
+    however many drains asked. Beat's `kick_if_waiting` polls anyway,
+    should a message be lost.
+
+    "About imported" is POLL_EVERY before the recent imports' median: the
+    median is measured up to the poll that saw each import done, so polling
+    at the median itself would measure the next imports later and later."""
+    now = time.time()
+    due = now + POLL_EVERY
+    oldest = (ImportBatch.objects.filter(account_url=account_url, status=ImportBatch.Status.IN_FLIGHT)
+              .order_by("queued_at").first())
+    if oldest is not None:
+        due = max(due, oldest.queued_at.timestamp() + recent_import_seconds(account_url)[0] - POLL_EVERY)
+    state = shared_state()
+    scheduled = state.get_state(POLL_DUE)
+    if scheduled and now < scheduled["at"] <= due:
+        return
+    state.set_state(POLL_DUE, {"at": due})
+    poll_publisher.dispatch(0, countdown=due - now)

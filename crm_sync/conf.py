@@ -92,8 +92,9 @@ DEFAULTS = {
     "BURST_IMPORT_SECONDS": 15.0,
     # How long rows are collected before a drain sends them (more in one request).
     "BURST_COLLECT_SECONDS": 2.0,
-    # The share of RATE_LIMIT_PER_SECOND the per-person path leaves to the
-    # importer's requests and polls (0.1 of AC's 5 a second: one every 2 s).
+    # The share of RATE_LIMIT_PER_SECOND a burst's imports and polls may
+    # take, at most (0.1 of AC's 5 a second: one every 2 s); the per-person
+    # path keeps the rest.
     "BURST_BULK_SHARE": 0.1,
     # New people synced one by one at the same time, at most: AC's rate lets
     # about one new contact a second through, and the other worker

@@ -23,14 +23,14 @@ def make_client(*, breaker=None, patient=False, share=None, on_request=None):
     `patient`: wait out the account's rate limit however long it takes (a
     command); otherwise a long wait raises RateLimitWait for the caller to
     reschedule (a worker). `share`: a background job's low-priority share of
-    the account's rate, a fraction (limiter.ShareLimiter; the consent pull).
+    the account's rate, a limiter.Share (the consent pull, the burst's imports).
     `on_request` hears of every request (the client's docstring). Raises
     ConfigurationError when the URL or key is unusable.
     """
     account_url, api_key = ac_account()
     limiter = AccountRateLimiter(account_url)
     if share is not None:
-        limiter = ShareLimiter(limiter, share, patience=crm_setting("PULL_MAX_WAIT"))
+        limiter = ShareLimiter(limiter, share.fraction, patience=share.patience, job=share.job)
     elif patient:
         limiter = PatientLimiter(limiter)
     return ActiveCampaignClient(

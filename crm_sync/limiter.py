@@ -2,6 +2,7 @@
 second to one AC account, counted across every worker process through the
 shared state (Redis or the database)."""
 import time
+from dataclasses import dataclass
 
 from .conf import crm_setting
 from .events import log_event
@@ -59,20 +60,31 @@ class PatientLimiter:
                 self.sleep(min(wait.wait, 1.0))
 
 
+@dataclass(frozen=True)
+class Share:
+    """What a background job may take of the account's rate: `fraction` of
+    it, counted under `job`'s name, waiting at most `patience` seconds for a
+    slot (ShareLimiter)."""
+    job: str
+    fraction: float
+    patience: float
+
+
 class ShareLimiter:
     """A background job's share of the account's rate (the consent pull,
-    pull.py): at most `share` × RATE_LIMIT_PER_SECOND requests a second,
-    counted on a rate of its own, and each one also takes its turn on the
-    account-wide rate like any other request.
+    pull.py; the burst's imports and polls, burst.py): at most `share` ×
+    RATE_LIMIT_PER_SECOND requests a second, counted on a rate of its own
+    (`job`'s), and each one also takes its turn on the account-wide rate
+    like any other request.
 
     The live syncs therefore keep at least (1 − share) of the account's
     rate whatever the job does, and the job still gets its share when
     they keep the account busy. A slot more than `patience` seconds away
     raises RateLimitWait: the job stops and its next run carries on."""
 
-    def __init__(self, limiter, share, *, patience, sleep=time.sleep):
+    def __init__(self, limiter, share, *, patience, job="share", sleep=time.sleep):
         self.limiter = limiter
-        self.name = f"{limiter.name} share"
+        self.name = f"{limiter.name} {job}"
         self.interval = limiter.interval / share
         self.patience = patience
         self.sleep = sleep

@@ -48,7 +48,7 @@ from .conf import ac_account, crm_setting
 from .connection import make_backend
 from .crm import SUBSCRIBED, UNSUBSCRIBED
 from .errors import CrmError
-from .limiter import RateLimitWait
+from .limiter import RateLimitWait, Share
 from .models import ContactState, InboxEvent
 from .shared_state import DatabaseSharedState
 
@@ -95,7 +95,8 @@ def pull(now=None):
     now = now or timezone.now()
     account_url = ac_account()[0]
     since = last_mark(account_url, now) - OVERLAP
-    crm = make_backend(breaker=CircuitBreaker(account_url), share=crm_setting("PULL_RATE_SHARE"))
+    share = Share("pull", crm_setting("PULL_RATE_SHARE"), patience=crm_setting("PULL_MAX_WAIT"))
+    crm = make_backend(breaker=CircuitBreaker(account_url), share=share)
     try:
         changes = list(crm.changed_list_members(since))
     finally:

@@ -87,6 +87,26 @@ def test_a_burst_of_new_people_goes_through_the_importer_with_the_live_syncs_rul
     assert state.sent["fields"]["BADGE_NAME"] == "Burst 3" and state.ac_contact_id == ""  # looked up when needed
 
 
+def test_a_burst_stays_in_bulk_while_its_batch_imports(switch, ac, attendee):  # noqa: F811
+    """Right after a drain the queue is empty; the people still importing
+    are still waiting, so the next arrivals join the next batch instead of
+    spending the account's rate one by one."""
+    measured_imports(20, count=4)
+    rows = queued_rows([attendee() for _ in range(40)])
+    assert all(burst.hand_over(row.pk) for row in rows)
+    burst.drain("drain-1")
+    assert not SyncLog.objects.filter(status="queued").exists()
+
+    late = queued_rows([attendee()])[0]
+    assert burst.hand_over(late.pk)
+    assert burst.latest_decision()["backlog"] == 41
+
+    finish_imports(ac)
+    after = queued_rows([attendee()])[0]
+    assert not burst.hand_over(after.pk), "with the batch imported, two people are a trickle"
+    assert burst.latest_decision()["backlog"] == 2
+
+
 def test_a_small_backlog_stays_per_person_when_imports_are_slow(switch, attendee):  # noqa: F811
     measured_imports(60)
     rows = queued_rows([attendee() for _ in range(20)])
@@ -165,3 +185,18 @@ def test_only_a_few_new_people_are_synced_one_by_one_at_once(switch, settings, a
     SyncLog.objects.filter(pk=first.pk).update(status="success")
     assert not burst.hand_over(third.pk)
     assert SyncLog.objects.get(pk=third.pk).lane == "single"
+
+
+def test_a_poll_is_scheduled_once_for_when_the_oldest_batch_should_have_imported(switch, attendee, monkeypatch):  # noqa: F811
+    """Polls spend the account's rate that edits wait for: one message, due
+    when the account's recent imports say the batch is done."""
+    polls = []
+    monkeypatch.setattr(burst.poll_publisher, "run_instead", lambda _id, countdown=None: polls.append(countdown))
+    measured_imports(20)
+    for drain_id in ("drain-1", "drain-2"):
+        rows = queued_rows([attendee() for _ in range(40)])
+        assert all(burst.hand_over(row.pk) for row in rows)
+        burst.drain(drain_id)
+    assert ImportBatch.objects.filter(status="in_flight").count() == 2
+    assert len(polls) == 1, "the second drain's batch is polled after the first's"
+    assert 16 < polls[0] <= 18, "2 s before the recent imports' 20 s"
