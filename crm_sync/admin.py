@@ -2,7 +2,7 @@
 "Retry sync", the "what changed" audit view, the dashboard, and a mixin that
 puts a person's CRM status on a host project's admin pages (docs/admin.md);
 the erasure receipts, "Erase from AC" and "What AC holds" (erasure.py,
-docs/security.md).
+docs/security.md); the alerts' history (alerts.py).
 
 Every value from a person or from AC reaches the page through a template or
 `format_html`, so it is escaped; nothing here marks user data safe.
@@ -26,14 +26,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.timezone import localtime
 
 from . import dashboard, inbox
+from .alerts import describe_deliveries
 from .connection import check_schema, contact_url, last_schema_report
 from .erasure import request_erasure, side_by_side, try_again, what_crm_holds
 from .consent import consent_history, record_form_change
 from .errors import CrmError
 from .mapping import crm_mapping
-from .models import ConsentRecord, ContactState, ErasureReceipt, InboxEvent, Schema, SyncLog
-from .alerts import describe_deliveries
-from .models import Alert
+from .models import Alert, ConsentRecord, ContactState, ErasureReceipt, InboxEvent, Schema, SyncLog
 from .outbox import queue_sync
 from .status import sync_status
 
@@ -53,11 +52,16 @@ def event_field():
     return f"badge__{event}" if event else None
 
 
+def shortened(text, limit):
+    """`text` cut to `limit` characters, the last one "…" where it was cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def cut(value, limit):
     """`value` as text, cut to `limit` characters (the whole of it on hover),
     free to break after an "@": an email's two halves on two lines."""
     text = str(value)
-    local, at, domain = (text if len(text) <= limit else text[:limit - 1] + "…").partition("@")
+    local, at, domain = shortened(text, limit).partition("@")
     return format_html('<span title="{}">{}{}<wbr>{}</span>', text, local, at, domain)
 
 
@@ -543,7 +547,7 @@ class InboxEventAdmin(RowsOfRecord, admin.ModelAdmin):
 
     @admin.display(description="reason")
     def short_reason(self, event):
-        return event.reason if len(event.reason) <= 80 else event.reason[:79] + "…"
+        return shortened(event.reason, 80)
 
     @admin.display(description="what it changed")
     def what_it_changed(self, event):
@@ -743,11 +747,11 @@ class AlertAdmin(admin.ModelAdmin):
 
     @admin.display(description="message")
     def short_message(self, alert):
-        return alert.message if len(alert.message) <= 120 else alert.message[:119] + "…"
+        return shortened(alert.message, 120)
 
     @admin.display(description="detail")
     def detail_json(self, alert):
-        return format_html("<pre>{}</pre>", json.dumps(alert.detail, indent=2, ensure_ascii=False))
+        return format_html("<pre>{}</pre>", pretty_json(alert.detail))
 
     @admin.display(description="notices sent")
     def delivered(self, alert):

@@ -83,16 +83,19 @@ def queued_too_long(now):
     """The oldest queued SyncLog row is older than ALERT_QUEUED_AGE."""
     queued = SyncLog.objects.filter(status=SyncLog.Status.QUEUED)
     oldest = queued.order_by("created_at", "pk").values("pk", "created_at").first()
-    limit = crm_setting("ALERT_QUEUED_AGE")
-    if oldest is None or (now - oldest["created_at"]).total_seconds() <= limit:
+    if oldest is None:
         return None
     age = (now - oldest["created_at"]).total_seconds()
+    limit = crm_setting("ALERT_QUEUED_AGE")
+    if age <= limit:
+        return None
+    count = queued.count()
     paused = pause_state()
     why = f" Sending is paused: {paused.get('reason') or 'no reason given'}." if paused.get("on") else ""
     return Finding(
-        f"The oldest queued sync (SyncLog row {oldest['pk']}) has waited {describe(age)}; "
-        f"{queued.count()} queued in all (alert after {describe(limit)}).{why}",
-        {"oldest_row": oldest["pk"], "oldest_seconds": round(age), "queued": queued.count(),
+        f"The oldest queued sync (SyncLog row {oldest['pk']}) has waited {describe_duration(age)}; "
+        f"{count} queued in all (alert after {describe_duration(limit)}).{why}",
+        {"oldest_row": oldest["pk"], "oldest_seconds": round(age), "queued": count,
          "paused": bool(paused.get("on"))},
     )
 
@@ -108,7 +111,7 @@ def breaker_open(now):
         return None
     what = "AC refused the API key" if state["reason"] == CONFIGURATION else "AC is not answering"
     return Finding(
-        f"{what}: the circuit breaker has been open for {describe(open_seconds)} and nothing is sent "
+        f"{what}: the circuit breaker has been open for {describe_duration(open_seconds)} and nothing is sent "
         f"(syncs wait without spending attempts). AC's last answer: {state.get('message', '')}",
         {"reason": state["reason"], "open_seconds": round(open_seconds), "message": state.get("message", "")},
     )
@@ -215,29 +218,40 @@ def advance(rule, finding, now):
     try:
         with transaction.atomic():
             alert = Alert.objects.select_for_update().filter(rule=rule.name).exclude(state=State.RESOLVED).first()
-            if finding is None:
-                if alert is None:
-                    return
-                if alert.state == State.PENDING:
-                    alert.delete()  # over before its hold: nothing was sent, nothing to resolve
-                    return
-                alert.state, alert.resolved_at = State.RESOLVED, now
-                alert.deliveries.update({f"resolved:{channel}": {"state": "pending", "tries": 0} for channel in CHANNELS})
-                alert.save()
-                log_event("alert_resolved", rule=rule.name, lasted_seconds=round((now - alert.fired_at).total_seconds()))
-                return
-            if alert is None:
-                alert = Alert(rule=rule.name, first_seen_at=now)
-            alert.message, alert.detail = finding.message, finding.detail
-            if alert.state == State.PENDING and (now - alert.first_seen_at).total_seconds() >= hold_seconds(rule):
-                alert.state, alert.fired_at = State.FIRING, now
-                alert.deliveries.update({f"fired:{channel}": {"state": "pending", "tries": 0} for channel in CHANNELS})
-                log_event("alert_fired", rule=rule.name, message=finding.message[:500])
-            alert.save()
+            if finding is not None:
+                hold_or_fire(alert or Alert(rule=rule.name, first_seen_at=now), rule, finding, now)
+            elif alert is not None:
+                resolve_or_drop(alert, now)
     except IntegrityError:
         # Another evaluation opened this rule's alert at the same moment (the
         # lock had expired): the database's one-open-alert-per-rule keeps it single.
         logger.warning("crm_sync: alert %s was opened by another evaluation at the same time", rule.name)
+
+
+def hold_or_fire(alert, rule, finding, now):
+    """The condition holds: note what it says now, and fire once it has held for `rule`'s hold."""
+    alert.message, alert.detail = finding.message, finding.detail
+    if alert.state == State.PENDING and (now - alert.first_seen_at).total_seconds() >= hold_seconds(rule):
+        alert.state, alert.fired_at = State.FIRING, now
+        queue_notice(alert, "fired")
+        log_event("alert_fired", rule=rule.name, message=finding.message[:500])
+    alert.save()
+
+
+def resolve_or_drop(alert, now):
+    """The condition is over: resolve the alert, or forget it if it never fired."""
+    if alert.state == State.PENDING:
+        alert.delete()  # over before its hold: nothing was sent, nothing to resolve
+        return
+    alert.state, alert.resolved_at = State.RESOLVED, now
+    queue_notice(alert, "resolved")
+    alert.save()
+    log_event("alert_resolved", rule=alert.rule, lasted_seconds=round((now - alert.fired_at).total_seconds()))
+
+
+def queue_notice(alert, notice):
+    """Mark `notice` ("fired", "resolved") due on every channel; deliver_due sends it."""
+    alert.deliveries.update({f"{notice}:{channel}": {"state": "pending", "tries": 0} for channel in CHANNELS})
 
 
 # -- delivering ---------------------------------------------------------------------------
@@ -312,15 +326,14 @@ def post_webhook(payload):
 # -- what the notices say -----------------------------------------------------------------
 def compose(alert, notice):
     """(subject, plain text) of one notice."""
-    where = f"[{environment()}] " if environment() else ""
     label = alert.get_rule_display()
     if notice == "fired":
-        subject = f"{where}ALERT: {label}"
+        subject = f"{subject_prefix()}ALERT: {label}"
         lines = [alert.message, "", f"Since {timezone.localtime(alert.first_seen_at):%Y-%m-%d %H:%M:%S %Z}.",
                  f"What to do: {RUNBOOK}, “{label}”."]
     else:
-        lasted = describe((alert.resolved_at - alert.fired_at).total_seconds())
-        subject = f"{where}Resolved: {label}"
+        lasted = describe_duration((alert.resolved_at - alert.fired_at).total_seconds())
+        subject = f"{subject_prefix()}Resolved: {label}"
         lines = [f"{label}: over after {lasted} "
                  f"(at {timezone.localtime(alert.resolved_at):%Y-%m-%d %H:%M:%S %Z}).",
                  "", f"Last seen: {alert.message}"]
@@ -343,9 +356,11 @@ def chat_message(alert, notice, subject, text):
     }
 
 
-def environment():
-    """This deployment's name (CRM_SYNC["ENVIRONMENT"]), if the host gives one."""
-    return str((getattr(settings, "CRM_SYNC", {}) or {}).get("ENVIRONMENT") or "")
+def subject_prefix():
+    """"[staging] " when the deployment has a name (CRM_SYNC["ENVIRONMENT"]), so
+    that staging's alerts are not taken for production's; else ""."""
+    environment = str(crm_setting("ENVIRONMENT") or "")
+    return f"[{environment}] " if environment else ""
 
 
 def dashboard_url():
@@ -356,7 +371,7 @@ def dashboard_url():
         return ""
 
 
-def describe(seconds):
+def describe_duration(seconds):
     """A duration as people read it: "45 s", "12 min", "2 h 5 min"."""
     seconds = round(seconds)
     if seconds < 60:
@@ -413,15 +428,14 @@ def describe_deliveries(alert):
     return "; ".join(parts) or "nothing yet (held back)"
 
 
-
 def send_test():
     """Send a test notice on every channel now; returns {channel: outcome}.
     For checking the wiring by hand (`crm_sync_alerts --send-test`)."""
     now = timezone.now()
     alert = Alert(rule=Rule.BREAKER_OPEN, state=State.FIRING, first_seen_at=now, fired_at=now)
-    where = f"[{environment()}] " if environment() else ""
-    content = (f"{where}Test: crm_sync alerts reach this channel",
-               "A test of crm_sync's alert channels, sent by `manage.py crm_sync_alerts --send-test`: no action needed.")
+    content = (f"{subject_prefix()}Test: crm_sync alerts reach this channel",
+               "A test of crm_sync's alert channels, sent by `manage.py crm_sync_alerts --send-test`: "
+               "no action needed.")
     outcome = {}
     for channel in CHANNELS:
         record = {}

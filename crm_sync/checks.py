@@ -1,6 +1,5 @@
 """System checks: dangerous or missing configuration, flagged at startup,
 and what a production deployment must set (`check --deploy`)."""
-import os
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.db import DatabaseError
 from .conf import DASHBOARD_DAYS, REQUIRED, ac_account, crm_setting, missing_settings, webhook_tokens
 from .connection import account_url_problem, stored_schema_report
 from .mapping import crm_mapping
+from .metrics import multiprocess_dir
 from .schema import MISSING_OPTIONS
 
 
@@ -158,113 +158,109 @@ METRICS_TOKEN_MIN_LENGTH = 32
 EMBEDDED_BROKERS = ("filesystem://", "memory://")
 
 
+def warn_unless(fine, message, hint, id):
+    """A deploy check's answer: nothing when `fine`, else its one warning."""
+    return [] if fine else [Warning(message, hint=hint, id=id)]
+
+
 @register(DEPLOY, deploy=True)
 def check_deploy_public_url(app_configs, **kwargs):
     url = crm_setting("PUBLIC_BASE_URL") or ""
-    if urlsplit(url).scheme == "https":
-        return []
-    return [Warning(
+    return warn_unless(
+        urlsplit(url).scheme == "https",
         f"CRM_SYNC['PUBLIC_BASE_URL'] is {'not set' if not url else repr(url)}: production needs the site's "
         f"public https URL, from which the image links sent to the CRM and the webhook URL it posts to are built.",
         hint="Set it to https://<your site> (BADGEMAKER_PUBLIC_URL; docs/deploy.md).", id="crm_sync.W020",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_production_url(app_configs, **kwargs):
-    if crm_setting("PRODUCTION_URL"):
-        return []
-    return [Warning(
+    return warn_unless(
+        crm_setting("PRODUCTION_URL"),
         "CRM_SYNC['PRODUCTION_URL'] is not set: the staging guard is off, so a copy of this deployment "
         "(a staging restored from production's database) would send to the CRM as production does.",
         hint="Set it to the production site's public URL, here and on every copy (CRM_SYNC_PRODUCTION_URL; "
              "docs/deploy.md).", id="crm_sync.W021",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_metrics_token(app_configs, **kwargs):
     token = str(crm_setting("METRICS_TOKEN") or "")
-    if len(token) >= METRICS_TOKEN_MIN_LENGTH:
-        return []
     problem = (f"is {len(token)} characters: the bearer token Prometheus scrapes the metrics with needs at least "
                f"{METRICS_TOKEN_MIN_LENGTH} to stay unguessable." if token else
                "is not set: only logged-in staff can read the metrics; Prometheus can't scrape them.")
-    return [Warning(
+    return warn_unless(
+        len(token) >= METRICS_TOKEN_MIN_LENGTH,
         f"CRM_SYNC['METRICS_TOKEN'] {problem}",
         hint=f"Generate one with: {GENERATE_TOKEN} (CRM_SYNC_METRICS_TOKEN; docs/deploy.md).", id="crm_sync.W022",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_broker(app_configs, **kwargs):
     broker = getattr(settings, "CELERY_BROKER_URL", "") or ""
-    if not broker.startswith(EMBEDDED_BROKERS):
-        return []
-    return [Warning(
+    return warn_unless(
+        not broker.startswith(EMBEDDED_BROKERS),
         f"CELERY_BROKER_URL is the embedded {broker.split('//')[0]}// broker: its messages stay on this "
         f"machine, and a worker killed mid-sync loses its message until the sweep finds the row.",
         hint="Set CELERY_BROKER_URL to Redis, redis://… (docs/deploy.md).", id="crm_sync.W023",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_database(app_configs, **kwargs):
     sqlite = [alias for alias, database in settings.DATABASES.items() if database["ENGINE"].endswith("sqlite3")]
-    if not sqlite:
-        return []
-    return [Warning(
+    return warn_unless(
+        not sqlite,
         f"The {' and '.join(repr(alias) for alias in sqlite)} database is SQLite: web, workers and beat take "
         f"turns at one file's write lock, and only on this machine.",
         hint="Set DATABASE_URL to PostgreSQL, postgres://… (docs/deploy.md).", id="crm_sync.W024",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_redis(app_configs, **kwargs):
-    if crm_setting("REDIS_URL"):
-        return []
-    return [Warning(
+    return warn_unless(
+        crm_setting("REDIS_URL"),
         "CRM_SYNC['REDIS_URL'] is not set: every worker process takes the rate limiter's slots, the person "
         "locks and the breaker from locked database rows, which is correct but loads the database with "
         "several workers.",
         hint="Set CRM_SYNC_REDIS_URL, or use a redis:// broker, which it defaults to (docs/deploy.md).",
         id="crm_sync.W025",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_webhook_tokens(app_configs, **kwargs):
-    if webhook_tokens():
-        return []
-    return [Warning(
+    return warn_unless(
+        webhook_tokens(),
         "CRM_SYNC['WEBHOOK_TOKENS'] is empty: the webhook receiver refuses every delivery, so an unsubscribe "
         "in the CRM reaches this site only with the next consent pull.",
         hint=f"Generate one with: {GENERATE_TOKEN}, set CRM_SYNC_WEBHOOK_TOKENS, then run "
              f"`manage.py crm_webhooks register` (docs/deploy.md).", id="crm_sync.W026",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_alert_channel(app_configs, **kwargs):
-    if getattr(settings, "ADMINS", None) or crm_setting("ALERT_WEBHOOK_URL"):
-        return []
-    return [Warning(
+    return warn_unless(
+        getattr(settings, "ADMINS", None) or crm_setting("ALERT_WEBHOOK_URL"),
         "Neither ADMINS nor CRM_SYNC['ALERT_WEBHOOK_URL'] is set: crm_sync's alerts (the CRM down, syncs "
         "queued too long, retries exhausted) reach no one.",
         hint="Set DJANGO_ADMINS, CRM_SYNC_ALERT_WEBHOOK_URL or both (docs/deploy.md).", id="crm_sync.W027",
-    )]
+    )
 
 
 @register(DEPLOY, deploy=True)
 def check_deploy_metrics_directory(app_configs, **kwargs):
     # prometheus_client reads the environment, not Django's settings. (A directory that
     # does not exist is not reported here: every process fails to start without it.)
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR", os.environ.get("prometheus_multiproc_dir")):
-        return []
-    return [Warning(
+    return warn_unless(
+        multiprocess_dir(),
         "PROMETHEUS_MULTIPROC_DIR is not set: each web and worker process keeps its own metrics, and a "
         "scrape sees only the one process that answered it.",
         hint="Point it at a directory the web and worker processes share, emptied before they start "
              "(docs/deploy.md).", id="crm_sync.W028",
-    )]
+    )

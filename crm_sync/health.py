@@ -61,7 +61,8 @@ class BreakerClosed(HealthCheck):
     def run(self):
         state = CircuitBreaker(ac_account()[0]).state()
         if state["state"] == "open":
-            since = datetime.datetime.fromtimestamp(state["since"], datetime.timezone.utc) if state.get("since") else None
+            since = (datetime.datetime.fromtimestamp(state["since"], datetime.timezone.utc)
+                     if state.get("since") else None)
             # The reason only (outage, configuration): AC's message may quote an answer.
             raise ServiceUnavailable(f"circuit breaker open ({state.get('reason', 'unknown')})"
                                      + (f" since {since:%Y-%m-%d %H:%M:%S} UTC" if since else ""))
@@ -100,14 +101,15 @@ class Sending(HealthCheck):
         raise ServiceWarning(f"paused on purpose ({paused.get('source', 'operator')}): {reason}")
 
 
-# Name in the report -> the check. The order is the order of the report.
+# Name in the report -> what makes the check (a fresh one each run). The
+# order is the order of the report.
 CHECKS = {
-    "database": lambda: Database(),
-    "broker": lambda: Broker(),
+    "database": Database,
+    "broker": Broker,
     "workers": lambda: Ping(timeout=WORKER_TIMEOUT),
-    "breaker": lambda: BreakerClosed(),
-    "queued_age": lambda: QueuedAge(),
-    "sending": lambda: Sending(),
+    "breaker": BreakerClosed,
+    "queued_age": QueuedAge,
+    "sending": Sending,
 }
 
 

@@ -23,7 +23,7 @@ import re
 from functools import wraps
 
 from celery.signals import worker_process_shutdown
-from django.db.models import Count, Min
+from django.db.models import Count, Exists, F, Min, OuterRef
 from django.http import HttpResponse, HttpResponseForbidden
 from django.utils import timezone
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
@@ -124,29 +124,21 @@ def confirmation_seconds(rows):
     """For each row that is its record's first success after the record was
     confirmed (the moment the attendee waits for), the seconds in between.
     A resync's rows are left out: it sends people confirmed long ago on purpose.
-    Two queries for any number of rows."""
-    candidates = [row for row in rows if row.status == Status.SUCCESS and row.payload is not None
+    The rows must be saved; one query for any number of them."""
+    candidates = [row.pk for row in rows if row.status == Status.SUCCESS and row.payload is not None
                   and row.badge_id and row.user_id and row.finished_at and row.trigger != SyncLog.Trigger.RESYNC]
     if not candidates:
         return []
-    mapping = crm_mapping()
-    confirmed = dict(mapping.record_model._default_manager.filter(pk__in={row.badge_id for row in candidates})
-                     .values_list("pk", mapping.confirmed_at_field))
-    earlier = {}
-    for user_id, finished_at in (SyncLog.objects.filter(user_id__in={row.user_id for row in candidates},
-                                                        status=Status.SUCCESS, payload__isnull=False)
-                                 .exclude(pk__in=[row.pk for row in candidates])
-                                 .values_list("user_id", "finished_at")):
-        earlier.setdefault(user_id, []).append(finished_at)
-    found = []
-    for row in candidates:
-        confirmed_at = confirmed.get(row.badge_id)
-        if confirmed_at is None or row.finished_at < confirmed_at:
-            continue
-        if any(confirmed_at <= when < row.finished_at for when in earlier.get(row.user_id, []) if when):
-            continue  # already in the CRM since that confirmation: this is a later change
-        found.append((row.finished_at - confirmed_at).total_seconds())
-    return found
+    record_confirmed_at = F(f"badge__{crm_mapping().confirmed_at_field}")
+    # The person already in the CRM since that confirmation: the row is a later change.
+    earlier_success = (SyncLog.objects.filter(user=OuterRef("user"), status=Status.SUCCESS, payload__isnull=False,
+                                              finished_at__gte=OuterRef("confirmed_at"),
+                                              finished_at__lt=OuterRef("finished_at"))
+                       .exclude(pk__in=candidates))
+    firsts = (SyncLog.objects.filter(pk__in=candidates).annotate(confirmed_at=record_confirmed_at)
+              .filter(confirmed_at__lte=F("finished_at")).exclude(Exists(earlier_success))
+              .values_list("finished_at", "confirmed_at"))
+    return [(finished_at - confirmed_at).total_seconds() for finished_at, confirmed_at in firsts]
 
 
 # -- requests to the CRM ---------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils import timezone
 from .errors import Category as ErrorCategory
 from .conf import crm_setting, person_model_label, record_model_label
 
+
 class SyncLogQuerySet(models.QuerySet):
     """The questions asked of the attempts, each answered in one place."""
 
@@ -59,7 +60,6 @@ class SyncLogQuerySet(models.QuerySet):
         )
 
 
-
 class SyncLog(models.Model):
     """One attempt to bring one person's contact in AC up to date.
 
@@ -97,6 +97,14 @@ class SyncLog(models.Model):
         POISON = ErrorCategory.POISON.value, "Kept killing workers; stopped"
         INTERNAL = ErrorCategory.INTERNAL.value, "Internal error in crm_sync"
 
+    class Lane(models.TextChoices):
+        """The path a fresh sync takes during a burst (crm_sync/burst.py).
+        Not ImportBatch.Lane, which says who queued a bulk batch."""
+
+        UNDECIDED = "", "Not decided"
+        SINGLE = "single", "Per person"
+        BULK = "bulk", "Bulk importer"
+
     user = models.ForeignKey(
         person_model_label(), null=True, blank=True, on_delete=models.SET_NULL,
         related_name="crm_sync_logs", verbose_name="person",
@@ -126,10 +134,11 @@ class SyncLog(models.Model):
     deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked this row up.")
     task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task running this attempt.")
     batch_id = models.CharField(
-        max_length=64, blank=True, default="", db_default="", db_index=True, help_text="AC's bulk import batch, for attempts sent in bulk.",
+        max_length=64, blank=True, default="", db_default="", db_index=True,
+        help_text="AC's bulk import batch, for attempts sent in bulk.",
     )
     lane = models.CharField(
-        max_length=6, blank=True, default="", db_default="", choices=[("", "Not decided"), ("single", "Per person"), ("bulk", "Bulk importer")],
+        max_length=6, blank=True, default="", db_default="", choices=Lane.choices,
         help_text="Which path a fresh sync takes during a burst (crm_sync/burst.py); blank until decided.",
     )
     lock_token = models.CharField(max_length=64, blank=True, help_text="Its hold on the person's lock.")

@@ -6,7 +6,7 @@ A staging server restored from production's database, with production's
 its own webhook. So when `CRM_SYNC["PRODUCTION_URL"]` is set and this
 deployment's `PUBLIC_BASE_URL` is another site (scheme, host and port
 compared, normalised), crm_sync pauses itself: `attempts.pause_state` asks
-`tripped()`, so every sender that honours the pause stops, rows queue up and
+`reason()`, so every sender that honours the pause stops, rows queue up and
 nothing is lost.
 
 Two ways to send anyway, both on purpose:
@@ -29,6 +29,8 @@ from .models import SharedState
 
 OVERRIDE = "staging_guard_override"
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# How reason() ends; `crm_sync_status --resume` reports the rest as overridden.
+RESUME_HINT = "; resume on purpose to send from here"
 
 
 def site_of(url):
@@ -55,11 +57,11 @@ def reason():
     """Why the guard stops sending here, or "" when it does not: the guard
     is off, this is production, this environment may send, or an operator
     overrode it for this URL."""
-    production = crm_setting("PRODUCTION_URL")
-    if not production:
+    production_url = crm_setting("PRODUCTION_URL")
+    if not production_url:
         return ""
-    here = site_of(crm_setting("PUBLIC_BASE_URL"))
-    if here is not None and here == site_of(production):
+    here, production = site_of(crm_setting("PUBLIC_BASE_URL")), site_of(production_url)
+    if here is not None and here == production:
         return ""
     environment = crm_setting("ENVIRONMENT")
     if environment and environment in allowed_environments():
@@ -67,9 +69,9 @@ def reason():
     if overridden(here):
         return ""
     return (f"staging guard: this site ({site_text(here)}, PUBLIC_BASE_URL) is not production "
-            f"({site_text(site_of(production))}, PRODUCTION_URL)"
+            f"({site_text(production)}, PRODUCTION_URL)"
             + (f", and environment {environment!r} is not in SEND_IN_ENVIRONMENTS" if environment else "")
-            + "; resume on purpose to send from here")
+            + RESUME_HINT)
 
 
 def allowed_environments():
@@ -80,10 +82,9 @@ def allowed_environments():
     return [str(name).strip() for name in names if str(name).strip()]
 
 
-def overridden(here=None):
-    """Whether an operator allowed this public URL to send."""
+def overridden(here):
+    """Whether an operator allowed `here`, this deployment's site_of(PUBLIC_BASE_URL), to send."""
     data = SharedState.objects.filter(name=OVERRIDE).values_list("data", flat=True).first()
-    here = here if here is not None else site_of(crm_setting("PUBLIC_BASE_URL"))
     return bool(data) and data.get("site") == site_text(here)
 
 

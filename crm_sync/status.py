@@ -1,6 +1,6 @@
 """What the operator on call needs to know, gathered once for the status
 command and the admin dashboard."""
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
 from .breaker import CircuitBreaker
@@ -33,10 +33,11 @@ def sync_status():
 
 def bulk_status():
     """The bulk importer's batches in flight, and the burst switch's last decision (burst.py)."""
-    in_flight = ImportBatch.objects.filter(status=ImportBatch.Status.IN_FLIGHT)
-    return {"batches_in_flight": in_flight.count(),
-            "people_in_flight": sum(in_flight.values_list("size", flat=True)),
-            "waiting_for_bulk": SyncLog.objects.filter(status=SyncLog.Status.QUEUED, lane="bulk").count(),
+    in_flight = (ImportBatch.objects.filter(status=ImportBatch.Status.IN_FLIGHT)
+                 .aggregate(batches=Count("pk"), people=Sum("size")))
+    return {"batches_in_flight": in_flight["batches"],
+            "people_in_flight": in_flight["people"] or 0,
+            "waiting_for_bulk": SyncLog.objects.filter(status=SyncLog.Status.QUEUED, lane=SyncLog.Lane.BULK).count(),
             "last_decision": latest_decision()}
 
 

@@ -30,17 +30,24 @@ class Command(BaseCommand):
             pause(options["pause"])
             self.stdout.write(self.style.WARNING(f"Paused: {options['pause']}"))
         if options["resume"]:
-            guard = staging_guard.reason()
-            sent = resume()
-            if guard:
-                self.stdout.write(self.style.WARNING(
-                    f"Overrode the {guard.removesuffix('; resume on purpose to send from here')}. "
-                    "Recorded for this public URL: it sends from now on, after restarts too."))
-            self.stdout.write(self.style.SUCCESS(f"Resumed; dispatched {sent} queued syncs."))
+            self.resume_sending()
         status = sync_status()
         if options["json"]:
             self.stdout.write(json.dumps(status, indent=2, default=str))
-            return
+        else:
+            self.write_status(status)
+
+    def resume_sending(self):
+        """Resume, saying so when that overrode the staging guard (resume() records the override)."""
+        guard = staging_guard.reason()
+        sent = resume()
+        if guard:
+            self.stdout.write(self.style.WARNING(
+                f"Overrode the {guard.removesuffix(staging_guard.RESUME_HINT)}. "
+                "Recorded for this public URL: it sends from now on, after restarts too."))
+        self.stdout.write(self.style.SUCCESS(f"Resumed; dispatched {sent} queued syncs."))
+
+    def write_status(self, status):
         breaker = status["breaker"]
         if breaker["state"] == "open":
             line = f"OPEN ({breaker['reason']}): {breaker.get('message', '')}"
