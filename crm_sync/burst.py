@@ -57,7 +57,7 @@ from .shared_state import backend as shared_state
 from .sync import plan
 
 logger = logging.getLogger(__name__)
-Status = SyncLog.Status
+Status, Lane = SyncLog.Status, SyncLog.Lane
 
 DRAIN_LOCK, POLL_LOCK = "burst:drain", "burst:poll"
 DECISION = "burst:decision"     # the latest decision, for the status command and the bench
@@ -96,7 +96,7 @@ def decide(account_url):
     # otherwise look like a trickle and spend the account's rate one by one,
     # the rate the edits of people already in the CRM wait for.
     backlog = SyncLog.objects.filter(Q(status=Status.QUEUED) | Q(status=Status.RUNNING, batch_id="")
-                                     | Q(status=Status.RUNNING, lane="bulk")).count()
+                                     | Q(status=Status.RUNNING, lane=Lane.BULK)).count()
     drain = backlog * CALLS_PER_NEW_PERSON / per_person_rate()
     import_seconds, measured = recent_import_seconds(account_url)
     bulk_seconds = import_seconds + crm_setting("BURST_COLLECT_SECONDS")
@@ -144,10 +144,10 @@ def hand_over(log_id):
            .values("user_id", "lane").first())
     if row is None:
         return False
-    if row["lane"] == "bulk":
+    if row["lane"] == Lane.BULK:
         kick()
         return True
-    if row["lane"] == "single":
+    if row["lane"] == Lane.SINGLE:
         return False  # decided per person already (or sent back by a drain)
     account_url = ac_account()[0]
     if ContactState.objects.filter(user_id=row["user_id"], account_url=account_url, sent__isnull=False).exists():
@@ -157,7 +157,8 @@ def hand_over(log_id):
     if decision.bulk:
         reason = (f"waiting for the bulk importer: {decision.backlog} queued would take about "
                   f"{decision.drain_seconds:.0f} s one by one, an import about {decision.bulk_seconds:.0f} s")
-        if SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane="").update(lane="bulk", error_message=reason):
+        undecided = SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane=Lane.UNDECIDED)
+        if undecided.update(lane=Lane.BULK, error_message=reason):
             kick()
             return True
         return False
@@ -165,12 +166,12 @@ def hand_over(log_id):
     # no more through anyway, and the other workers stay free for the
     # people already in the CRM (their edits keep a sub-second latency).
     at_once = new_at_once()
-    if SyncLog.objects.filter(status=Status.RUNNING, lane="single").count() >= at_once:
+    if SyncLog.objects.filter(status=Status.RUNNING, lane=Lane.SINGLE).count() >= at_once:
         SyncLog.objects.filter(pk=log_id, status=Status.QUEUED).update(
             error_message=f"waiting: {at_once} new people are being synced one by one already")
         dispatch(log_id, countdown=NEW_WAIT)
         return True
-    SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane="").update(lane="single")
+    SyncLog.objects.filter(pk=log_id, status=Status.QUEUED, lane=Lane.UNDECIDED).update(lane=Lane.SINGLE)
     return False
 
 
@@ -187,7 +188,7 @@ def kick():
 
 def kick_if_waiting():
     """Beat: a drain for rows left waiting (a lost message, a drain that died)."""
-    if SyncLog.objects.filter(status=Status.QUEUED, lane="bulk").exists():
+    if SyncLog.objects.filter(status=Status.QUEUED, lane=Lane.BULK).exists():
         drain_publisher.dispatch(0)
     if open_batches(ac_account()[0]):
         poll_publisher.dispatch(0)
@@ -231,7 +232,7 @@ def drain(task_id=""):
             schedule_poll(account_url)
     finally:
         shared_state().release_lock(DRAIN_LOCK, lock)
-    if SyncLog.objects.filter(status=Status.QUEUED, lane="bulk").exists():
+    if SyncLog.objects.filter(status=Status.QUEUED, lane=Lane.BULK).exists():
         # Handed over after this drain's last claim, their kick swallowed by the window: another drain.
         drain_publisher.dispatch(0, countdown=crm_setting("BURST_COLLECT_SECONDS") or None)
     return sent
@@ -242,7 +243,7 @@ def claim(task_id, size=MAX_BATCH_SIZE):
     `running` by this drain (other drains skip locked rows)."""
     with transaction.atomic():
         rows = list(SyncLog.objects.select_for_update(skip_locked=True, of=("self",))
-                    .filter(status=Status.QUEUED, lane="bulk").select_related("user").order_by("pk")[:size])
+                    .filter(status=Status.QUEUED, lane=Lane.BULK).select_related("user").order_by("pk")[:size])
         now = timezone.now()
         for row in rows:
             row.status, row.started_at, row.task_id = Status.RUNNING, now, f"bulk:{task_id}"[:64]
@@ -307,7 +308,7 @@ def _back_to_single(rows):
     """Rows the per-person path takes after all (nothing to send in bulk:
     not opted in, unchanged, too large): queued again, dispatched."""
     for row in rows:
-        row.status, row.lane, row.task_id = Status.QUEUED, "single", ""
+        row.status, row.lane, row.task_id = Status.QUEUED, Lane.SINGLE, ""
     update_each(SyncLog, rows, ("status", "lane", "task_id"))
     for row in rows:
         dispatch(row.pk)
