@@ -348,13 +348,15 @@ def schedule_poll(account_url):
 
     "About imported" is POLL_EVERY before the recent imports' median: the
     median is measured up to the poll that saw each import done, so polling
-    at the median itself would measure the next imports later and later."""
+    at the median itself would measure the next imports later and later.
+    Until an import has been measured, every POLL_EVERY."""
     now = time.time()
     due = now + POLL_EVERY
     oldest = (ImportBatch.objects.filter(account_url=account_url, status=ImportBatch.Status.IN_FLIGHT)
               .order_by("queued_at").first())
-    if oldest is not None:
-        due = max(due, oldest.queued_at.timestamp() + recent_import_seconds(account_url)[0] - POLL_EVERY)
+    import_seconds, measured = recent_import_seconds(account_url)
+    if oldest is not None and measured:
+        due = max(due, oldest.queued_at.timestamp() + import_seconds - POLL_EVERY)
     state = shared_state()
     scheduled = state.get_state(POLL_DUE)
     if scheduled and now < scheduled["at"] <= due:

@@ -200,3 +200,13 @@ def test_a_poll_is_scheduled_once_for_when_the_oldest_batch_should_have_imported
     assert ImportBatch.objects.filter(status="in_flight").count() == 2
     assert len(polls) == 1, "the second drain's batch is polled after the first's"
     assert 16 < polls[0] <= 18, "2 s before the recent imports' 20 s"
+
+
+def test_before_any_import_is_measured_the_first_poll_comes_soon(switch, attendee, monkeypatch):  # noqa: F811
+    """BURST_IMPORT_SECONDS (30 s here) is a guess for the decision, not a reason to wait for a quick importer."""
+    polls = []
+    monkeypatch.setattr(burst.poll_publisher, "run_instead", lambda _id, countdown=None: polls.append(countdown))
+    rows = queued_rows([attendee() for _ in range(40)])
+    assert all(burst.hand_over(row.pk) for row in rows)
+    burst.drain("drain-1")
+    assert len(polls) == 1 and polls[0] <= burst.POLL_EVERY

@@ -30,6 +30,7 @@ PROCESSES = 2
 RATE = float(os.environ.get("CHAOS_RATE", 30))  # the soak: 5, the account's real rate
 BULK_COLLECT = 2.0  # CRM_SYNC_BURST_COLLECT_SECONDS's default
 BULK_POLL = burst.POLL_EVERY
+BULK_SHARE = 0.1    # CRM_SYNC's BURST_BULK_SHARE default: the bulk path's requests are spaced at this share of RATE
 
 
 class ProbeWatcher(threading.Thread):
@@ -83,9 +84,12 @@ def test_ac_down_waits_without_spending_attempts_then_drains_at_the_account_rate
     )
     gaps = [b - a for a, b in zip(probes, probes[1:])]
     # The backlog the outage left is a burst: the switch may send it in bulk.
-    # Those people also wait for one import, the drain's collecting and a poll.
+    # Those people also wait for one import, the drain's collecting and a
+    # poll, and for three requests (a lookup, the import, the poll) at the
+    # bulk path's share of the rate.
     through_bulk = SyncLog.objects.exclude(batch_id="").count()
-    bulk_wait = chaos.control.faults()["bulk_delay_seconds"] + BULK_COLLECT + BULK_POLL if through_bulk else 0.0
+    bulk_wait = (chaos.control.faults()["bulk_delay_seconds"] + BULK_COLLECT + BULK_POLL + 3 / (BULK_SHARE * RATE)
+                 if through_bulk else 0.0)
     drain_limit = 1.5 * len(after) / RATE + SWEEP + bulk_wait
     report(f"5 AC down ({down})", wall_s=chaos.elapsed(), outage_s=OUTAGE, breaker_reset_s=RESET,
            requests_tried_during_outage=attempts_made, arrived_during_outage=len(during), probes=len(probes),
