@@ -32,3 +32,9 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+    @property
+    def default_connection_params(self):
+        # A folder has no host: without this kombu "reverts to 'localhost'" and
+        # warns on every connection (the worker, the web app, a cron check).
+        return {}

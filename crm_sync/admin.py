@@ -2,7 +2,8 @@
 "Retry sync", the "what changed" audit view, the dashboard, and a mixin that
 puts a person's CRM status on a host project's admin pages (docs/admin.md);
 the erasure receipts, "Erase from AC" and "What AC holds" (erasure.py,
-docs/security.md); the alerts' history (alerts.py).
+docs/security.md); the alerts' history (alerts.py); the bulk importer's
+batches (importer.py, burst.py).
 
 Every value from a person or from AC reaches the page through a template or
 `format_html`, so it is escaped; nothing here marks user data safe.
@@ -22,7 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.timezone import localtime
 
 from . import dashboard, inbox
@@ -32,7 +33,7 @@ from .erasure import request_erasure, side_by_side, try_again, what_crm_holds
 from .consent import consent_history, record_form_change
 from .errors import CrmError
 from .mapping import crm_mapping
-from .models import Alert, ConsentRecord, ContactState, ErasureReceipt, InboxEvent, Schema, SyncLog
+from .models import Alert, ConsentRecord, ContactState, ErasureReceipt, ImportBatch, InboxEvent, Schema, SyncLog
 from .outbox import queue_sync
 from .status import sync_status
 
@@ -79,6 +80,19 @@ def pretty_response(text):
         return pretty_json(json.loads(text))
     except (TypeError, ValueError):
         return str(text)
+
+
+def request_entry(entry, unfold=False):
+    """One logged AC request as the SyncLog detail shows it: folded unless it
+    got no 2xx answer or `unfold` says otherwise."""
+    status = entry.get("status")
+    ok = isinstance(status, int) and 200 <= status < 300
+    return {
+        "method": entry.get("method"), "path": entry.get("path"), "status": status, "ms": entry.get("ms"),
+        "open": unfold or not ok,
+        "body": pretty_json(entry.get("body")) if entry.get("body") is not None else "",
+        "response": pretty_response(entry.get("response")),
+    }
 
 
 def admin_change_url(obj):
@@ -264,6 +278,23 @@ class RowsOfRecord:
         return request.user.has_perm(RETRY_PERMISSION)
 
 
+class History:
+    """The permissions of an admin for a record crm_sync keeps and no one
+    adds, edits or deletes, superusers included: the erasure receipts (the
+    record that an erasure was asked for, and how it went), the alerts (the
+    history outlives the inbox), the import batches (the burst switch and
+    the failed-batch alert read them)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(SyncLog)
 class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
     """Read-only: rows are the record of what happened. Only superusers may
@@ -367,16 +398,12 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
 
     @admin.display(description="requests")
     def requests_json(self, log):
-        entries = [
-            {
-                "method": entry.get("method"), "path": entry.get("path"), "status": entry.get("status"),
-                "ok": isinstance(entry.get("status"), int) and 200 <= entry["status"] < 300,
-                "ms": entry.get("ms"),
-                "body": pretty_json(entry.get("body")) if entry.get("body") is not None else "",
-                "response": pretty_response(entry.get("response")),
-            }
-            for entry in (log.requests or []) if isinstance(entry, dict)
-        ]
+        logged = [entry for entry in (log.requests or []) if isinstance(entry, dict)]
+        # A failure can end on a 200 (AC's HTML login page, or import/info
+        # reporting a failed batch): the last request of an attempt that did
+        # not succeed is unfolded, whatever its status.
+        last = len(logged) - 1 if log.status != SyncLog.Status.SUCCESS else None
+        entries = [request_entry(entry, unfold=n == last) for n, entry in enumerate(logged)]
         return render_to_string("admin/crm_sync/synclog/requests.html", {"entries": entries})
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
@@ -638,7 +665,7 @@ def erase_people(model_admin, request, people):
 
 
 @admin.register(ErasureReceipt)
-class ErasureReceiptAdmin(admin.ModelAdmin):
+class ErasureReceiptAdmin(History, admin.ModelAdmin):
     """The receipts of erasures: read-only, holding no personal data. Also
     serves the person pages' "Erase from AC" (`crm_sync.add_erasurereceipt`)
     and "What AC holds" (`may_see_holdings`) (docs/admin.md)."""
@@ -651,15 +678,6 @@ class ErasureReceiptAdmin(admin.ModelAdmin):
                        "attempts", "retry_at", "answer", "finished_at")
     fields = readonly_fields
     actions = ["try_again_now"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the receipt is the record that the erasure was asked for, and how it went
 
     def has_erase_permission(self, request):
         return request.user.has_perm(ERASE_PERMISSION)
@@ -726,24 +744,17 @@ class ErasureReceiptAdmin(admin.ModelAdmin):
 
 # -- alerts (alerts.py) ------------------------------------------------------------
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(History, admin.ModelAdmin):
     """The alerts' history, read-only: what fired, when it ended, and how each
     channel's notice went. Beat writes these rows (docs/operations.md#alerts)."""
 
-    list_display = ("first_seen_at", "rule", "state", "fired_at", "resolved_at", "delivered", "short_message")
+    # Six columns, to fit a 1280 px screen beside the filters: when the notice went out
+    # (fired_at) and each notice's whole story (`delivered`) are on the alert's page.
+    list_display = ("first_seen_at", "rule", "state", "resolved_at", "notices", "short_message")
     list_filter = ("state", "rule", "first_seen_at")
     readonly_fields = ("rule", "state", "first_seen_at", "fired_at", "resolved_at", "message", "detail_json",
                        "delivered")
     fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # the history is the point: it outlives the inbox
 
     @admin.display(description="message")
     def short_message(self, alert):
@@ -756,6 +767,52 @@ class AlertAdmin(admin.ModelAdmin):
     @admin.display(description="notices sent")
     def delivered(self, alert):
         return describe_deliveries(alert)
+
+    @admin.display(description="notices")
+    def notices(self, alert):
+        return notices_summary(alert)
+
+
+def notices_summary(alert):
+    """How the alert's notices went, in a few words for the list: "email sent ·
+    webhook skipped", or per notice ("fired: …; resolved: …") where they differ."""
+    states = {}
+    for key, record in alert.deliveries.items():
+        notice, channel = key.split(":", 1)
+        states.setdefault(notice, {})[channel] = record.get("state")
+    if not states:
+        return "nothing yet (held back)"
+    lines = {notice: " · ".join(f"{channel} {state}" for channel, state in sorted(by_channel.items()))
+             for notice, by_channel in sorted(states.items(), key=lambda item: item[0] == "resolved")}
+    if len(set(lines.values())) == 1:
+        return next(iter(lines.values()))
+    return "; ".join(f"{notice}: {line}" for notice, line in lines.items())
+
+
+# -- the bulk importer's batches (importer.py, burst.py) -------------------------------
+@admin.register(ImportBatch)
+class ImportBatchAdmin(History, admin.ModelAdmin):
+    """The batches the CRM's bulk importer queued, a resync's or a burst's:
+    read-only, written by crm_sync. Their import times are what the burst
+    switch learns from (docs/performance.md, "Bursts")."""
+
+    list_display = ("batch_id", "lane", "people", "status", "queued_at", "completed_at", "import_time")
+    list_filter = ("status", "lane", "queued_at")
+    search_fields = ("batch_id",)
+    readonly_fields = ("batch_id", "account_url", "lane", "people", "status", "queued_at", "completed_at",
+                       "import_time", "error")
+    fields = readonly_fields
+
+    @admin.display(description="people", ordering="size")
+    def people(self, batch):
+        """How many people the batch carried, linked to their sync attempts."""
+        url = f'{reverse("admin:crm_sync_synclog_changelist")}?{urlencode({"batch_id": batch.batch_id})}'
+        return format_html('<a href="{}">{}</a>', url, batch.size)
+
+    @admin.display(description="import seconds")
+    def import_time(self, batch):
+        seconds = batch.import_seconds
+        return None if seconds is None else f"{seconds:.1f} s"  # None: the admin's "-", as for completed at
 
 
 # -- the dashboard in the app list --------------------------------------------------

@@ -307,7 +307,7 @@ def deliver(alert, notice, channel, record, now, content=None):
 def send_email(subject, text):
     """To settings.ADMINS, through the site's mail backend with a short timeout."""
     if not settings.ADMINS:
-        raise Skipped("no ADMINS to email (DJANGO_ADMINS)")
+        raise Skipped("no ADMINS to email; set DJANGO_ADMINS")
     connection = get_connection(fail_silently=False, timeout=crm_setting("ALERT_CHANNEL_TIMEOUT"))
     mail_admins(subject, text, connection=connection)
 
@@ -316,7 +316,7 @@ def post_webhook(payload):
     """POST the chat message to ALERT_WEBHOOK_URL; anything but a 2xx is a failure."""
     url = crm_setting("ALERT_WEBHOOK_URL")
     if not url:
-        raise Skipped("no ALERT_WEBHOOK_URL")
+        raise Skipped("no webhook URL; set CRM_SYNC_ALERT_WEBHOOK_URL")
     timeout = crm_setting("ALERT_CHANNEL_TIMEOUT")
     response = requests.post(url, json=payload, timeout=(timeout, timeout), allow_redirects=False)
     if not 200 <= response.status_code < 300:

@@ -226,6 +226,7 @@ def next_attempt(log):
 def reschedule(log, seconds, reason, requests=()):
     """Put the row back in the queue without spending an attempt."""
     log.requests = log.requests + list(requests)
+    log.api_calls = len(log.requests)  # as finish() counts them: the row shows what it spent so far
     log.status = Status.QUEUED
     log.not_before = timezone.now() + timezone.timedelta(seconds=seconds)
     log.error_message = reason

@@ -101,7 +101,9 @@ class SyncLog(models.Model):
         """The path a fresh sync takes during a burst (crm_sync/burst.py).
         Not ImportBatch.Lane, which says who queued a bulk batch."""
 
-        UNDECIDED = "", "Not decided"
+        # Blank for every row the burst switch does not decide (updates, retries, a resync's):
+        # "Not decided" read as if a decision were still to come.
+        UNDECIDED = "", "—"
         SINGLE = "single", "Per person"
         BULK = "bulk", "Bulk importer"
 
@@ -128,18 +130,19 @@ class SyncLog(models.Model):
     payload = models.JSONField(
         null=True, blank=True, help_text="The contact as crm_sync meant AC to hold it after this attempt.",
     )
-    account_url = models.CharField(max_length=255, blank=True)
-    ac_contact_id = models.CharField("AC contact id", max_length=32, blank=True)
-    api_calls = models.PositiveIntegerField(default=0)
+    account_url = models.CharField("account URL", max_length=255, blank=True)
+    ac_contact_id = models.CharField("AC contact ID", max_length=32, blank=True)
+    api_calls = models.PositiveIntegerField("API calls", default=0)
     deliveries = models.PositiveIntegerField(default=0, help_text="Times a worker picked this row up.")
-    task_id = models.CharField(max_length=64, blank=True, help_text="The Celery task running this attempt.")
+    task_id = models.CharField("task ID", max_length=64, blank=True, help_text="The Celery task running this attempt.")
     batch_id = models.CharField(
-        max_length=64, blank=True, default="", db_default="", db_index=True,
+        "batch ID", max_length=64, blank=True, default="", db_default="", db_index=True,
         help_text="AC's bulk import batch, for attempts sent in bulk.",
     )
     lane = models.CharField(
-        max_length=6, blank=True, default="", db_default="", choices=Lane.choices,
-        help_text="Which path a fresh sync takes during a burst (crm_sync/burst.py); blank until decided.",
+        "burst lane", max_length=6, blank=True, default="", db_default="", choices=Lane.choices,
+        help_text="Whether a new person's first sync waited for AC's bulk importer during a burst; "
+                  "blank for everything else.",
     )
     lock_token = models.CharField(max_length=64, blank=True, help_text="Its hold on the person's lock.")
     dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last handed to the broker.")
@@ -149,7 +152,7 @@ class SyncLog(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     redacted_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the personal values of this row were blanked (after LOG_RETENTION_DAYS).",
+        null=True, blank=True, help_text="When the personal values of this row were blanked (after REDACT_AFTER_DAYS).",
     )
 
     objects = SyncLogQuerySet.as_manager()
@@ -197,8 +200,8 @@ class ImportBatch(models.Model):
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
 
-    batch_id = models.CharField(max_length=64, db_index=True, help_text="The CRM's batch id.")
-    account_url = models.CharField(max_length=255)
+    batch_id = models.CharField("batch ID", max_length=64, db_index=True, help_text="The CRM's batch id.")
+    account_url = models.CharField("account URL", max_length=255)
     lane = models.CharField(max_length=6, choices=Lane.choices)
     size = models.PositiveIntegerField(help_text="People in the batch.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.IN_FLIGHT)
@@ -229,8 +232,8 @@ class ContactState(models.Model):
     """
 
     user = models.ForeignKey(person_model_label(), on_delete=models.CASCADE, related_name="crm_states")
-    account_url = models.CharField(max_length=255)
-    ac_contact_id = models.CharField("AC contact id", max_length=32, blank=True)
+    account_url = models.CharField("account URL", max_length=255)
+    ac_contact_id = models.CharField("AC contact ID", max_length=32, blank=True)
     sent = models.JSONField(
         null=True, blank=True, help_text="Email, contact fields and custom fields last sent successfully.",
     )
@@ -267,10 +270,10 @@ class CatalogEntry(models.Model):
         LIST = "list"
         SCHEMA = "schema"
 
-    account_url = models.CharField(max_length=255)
+    account_url = models.CharField("account URL", max_length=255)
     kind = models.CharField(max_length=8, choices=Kind.choices)
     key = models.CharField(max_length=255)
-    ac_id = models.CharField(max_length=32)
+    ac_id = models.CharField("AC ID", max_length=32)
     data = models.JSONField(default=dict, blank=True, help_text="Field type and options, for fields.")
     fetched_at = models.DateTimeField(auto_now=True)
 
@@ -341,8 +344,8 @@ class InboxEvent(models.Model):
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEBHOOK)
     event_type = models.CharField(max_length=40, help_text="AC's event name: unsubscribe, subscribe, bounce, …")
     initiated_from = models.CharField(max_length=20, blank=True, help_text="public, admin, api or system")
-    contact_id = models.CharField("CRM contact id", max_length=32, blank=True)
-    list_id = models.CharField(max_length=32, blank=True)
+    contact_id = models.CharField("CRM contact ID", max_length=32, blank=True)
+    list_id = models.CharField("list ID", max_length=32, blank=True)
     occurred_at = models.DateTimeField(null=True, blank=True, help_text="When AC says it happened (date_time).")
     email = models.CharField(max_length=254, blank=True)
     payload = models.JSONField(default=dict, blank=True, help_text="The event as received, keys as AC sent them.")
@@ -350,7 +353,7 @@ class InboxEvent(models.Model):
     person = models.ForeignKey(
         person_model_label(), null=True, blank=True, on_delete=models.SET_NULL, related_name="crm_inbox_events",
     )
-    account_url = models.CharField(max_length=255, blank=True)
+    account_url = models.CharField("account URL", max_length=255, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     reason = models.TextField(blank=True, help_text="What processing did, or why it did nothing.")
     attempts = models.PositiveIntegerField(default=0)
@@ -404,9 +407,10 @@ class ErasureReceipt(models.Model):
         DONE = "done", "Erased"
         FAILED = "failed", "Failed"
 
-    person_pk = models.CharField(max_length=64, help_text="The erased person's primary key, for reference only.")
-    account_url = models.CharField(max_length=255)
-    contact_id = models.CharField("CRM contact id", max_length=32, blank=True)
+    person_pk = models.CharField(
+        "person ID", max_length=64, help_text="The erased person's primary key, for reference only.")
+    account_url = models.CharField("account URL", max_length=255)
+    contact_id = models.CharField("CRM contact ID", max_length=32, blank=True)
     requested_by = models.CharField(max_length=150, blank=True, help_text="The staff user, or 'account deleted'.")
     requested_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)

@@ -27,8 +27,10 @@ WEBHOOK_TOKEN_FILE = ROOT / "var" / "demo-webhook-token"
 ENV_FILE = ROOT / ".env"
 ENV_FILE_HEADER = "# Written by scripts/start.sh"
 # Passed on to .env when the demo was started with them, so that another shell
-# reaches the same database and broker.
-PASSED_ON = ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_FILESYSTEM_BROKER_DIR")
+# reaches the same database and broker, and writes its metrics where the demo's
+# processes do (scripts/start.sh sets PROMETHEUS_MULTIPROC_DIR for them): a
+# resync run from there counts in the demo's /crm/metrics/.
+PASSED_ON = ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_FILESYSTEM_BROKER_DIR", "PROMETHEUS_MULTIPROC_DIR")
 # How long the children get to stop after SIGTERM before they are killed:
 # the whole demo stops within 5 s.
 STOP_GRACE_SECONDS = 3.0

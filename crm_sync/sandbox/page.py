@@ -11,7 +11,7 @@ group: AC's UI does not show those (docs/activecampaign.md §11.3), which is
 the trap an account set up through the API falls into.
 
 Times are shown in the account's time zone, as AC shows them, and the page
-says which. It fits a 1280 px wide window: long emails and URLs wrap.
+says which. It fits a 1280 px wide window: long emails, URLs and field values wrap.
 
 Every value is escaped: contact data is attacker-controlled (a badge name can
 be ``<script>``), and this page must show it as text.
@@ -23,22 +23,25 @@ from html import escape
 from .store import ACCOUNT_TZ
 
 _STYLE = """
-body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }
+body { font: 14px/1.4 system-ui, sans-serif; margin: 1.5rem; color: #222; }
 h1 { font-size: 1.4rem; margin-bottom: .2rem; }
 p.sub { color: #666; margin-top: 0; }
 table { border-collapse: collapse; width: 100%; }
-th, td { border: 1px solid #ddd; padding: .4rem .6rem; text-align: left; vertical-align: top; }
-/* Long emails and URLs wrap anywhere, so that the page fits a 1280 px window. */
-.email, td code { overflow-wrap: anywhere; }
+th, td { border: 1px solid #ddd; padding: .4rem .5rem; text-align: left; vertical-align: top; }
+/* Long emails, URLs and field values (BADGE_IMAGE_URL) wrap anywhere, so that the
+   page fits a 1280 px window. Wrapping anywhere lets a cell shrink to one letter,
+   so an email and a field's value keep a minimum width that the layout honours. */
+.email, td code, dd { overflow-wrap: anywhere; }
 th.email { width: 12em; }
+span.email { display: inline-block; min-width: 10em; }
 th { background: #f5f5f5; }
-dl { margin: 0; display: grid; grid-template-columns: max-content auto; gap: 0 .8rem; }
+dl { margin: 0; display: grid; grid-template-columns: auto auto; gap: 0 .8rem; }
 dt { color: #666; font-family: monospace; }
-dd { margin: 0; white-space: pre-wrap; }
+dd { margin: 0; white-space: pre-wrap; min-width: 10em; }
 .tag { display: inline-block; background: #eef; border-radius: 3px; padding: 0 .3rem; margin: 0 .2rem .2rem 0; }
 .empty { color: #666; }
 form.action { margin: 0 0 .3rem; display: flex; flex-wrap: wrap; gap: .3rem; }
-form.action input[type=text] { width: 8rem; }
+form.action input[type=text] { width: 7rem; }
 .off { color: #a00; }
 """
 
@@ -101,7 +104,7 @@ def _webhooks(webhooks, deliveries):
         for w in webhooks)
     sent = "".join(
         f"<tr><td>{_account_time(d['date_time'])}</td><td>{escape(d['type'])}</td>"
-        f"<td class=\"email\">{escape(d['email'])}</td>"
+        f"<td><span class=\"email\">{escape(d['email'])}</span></td>"
         f"<td>{escape(d['initiated_from'])}</td><td><code>{escape(d['url'])}</code></td>"
         f"<td>{escape(d['outcome'])} {escape(str(d['status'] or d['error'] or ''))}</td></tr>"
         for d in list(deliveries)[-_DELIVERIES_SHOWN:][::-1])
@@ -138,7 +141,8 @@ def _actions(contact):
 def _contact_row(contact):
     name = " ".join(part for part in (contact["firstName"], contact["lastName"]) if part)
     fields = "".join(
-        f"<dt>{escape(perstag)}</dt><dd>{escape(value)}</dd>" for perstag, value in sorted(contact["fields"].items()))
+        f'<dt title="{escape(perstag)}">{_breakable(perstag)}</dt><dd>{escape(value)}</dd>'
+        for perstag, value in sorted(contact["fields"].items()))
     tags = "".join(f'<span class="tag">{escape(tag)}</span>' for tag in contact["tags"])
     lists = "<br>".join(
         f"{escape(stringid)}: {_LIST_STATUS.get(status, escape(str(status)))}"
@@ -149,6 +153,12 @@ def _contact_row(contact):
         f"<dl>{fields}</dl>" if fields else "", tags, lists, _account_time(contact["updated"]), _actions(contact),
     ]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _breakable(perstag):
+    """A perstag that may wrap after its underscores (EMERGENCY_CONTACT_PHONE), so the
+    Fields column can be narrow without cutting a word in two; its `title` holds it whole."""
+    return "_<wbr>".join(escape(part) for part in perstag.split("_"))
 
 
 def _zone():

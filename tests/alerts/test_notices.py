@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -134,6 +134,72 @@ def test_channels_not_set_up_are_skipped(alert_settings):
     assert {key: record["state"] for key, record in deliveries.items()} == {
         "fired:email": "skipped", "fired:webhook": "skipped"}
     assert mail.outbox == []
+
+
+def test_a_skipped_channel_says_what_to_set(alert_settings, admin_client):
+    alert_settings.ADMINS = []
+    alert_settings.CRM_SYNC = {**alert_settings.CRM_SYNC, "ALERT_WEBHOOK_URL": ""}
+    stuck_row()
+    alerts.evaluate()
+    alert = Alert.objects.get()
+
+    detail = admin_client.get(f"/admin/crm_sync/alert/{alert.pk}/change/").content.decode()
+    listing = admin_client.get("/admin/crm_sync/alert/").content.decode()
+
+    # The detail has the whole story, named by the variables to set; the list a summary.
+    assert ("fired by email: skipped (no ADMINS to email; set DJANGO_ADMINS); "
+            "fired by webhook: skipped (no webhook URL; set CRM_SYNC_ALERT_WEBHOOK_URL)") in detail
+    assert '<td class="field-notices">email skipped · webhook skipped</td>' in listing
+    assert "DJANGO_ADMINS" not in listing
+
+
+@pytest.mark.parametrize("deliveries, summary", [
+    ({}, "nothing yet (held back)"),
+    ({"fired:email": {"state": "sent"}, "fired:webhook": {"state": "failed", "tries": 2, "error": "500"}},
+     "email sent · webhook failed"),
+    ({"fired:email": {"state": "sent"}, "fired:webhook": {"state": "sent"},
+      "resolved:email": {"state": "sent"}, "resolved:webhook": {"state": "sent"}}, "email sent · webhook sent"),
+    ({"resolved:email": {"state": "sent"}, "resolved:webhook": {"state": "pending"},
+      "fired:email": {"state": "sent"}, "fired:webhook": {"state": "sent"}},
+     "fired: email sent · webhook sent; resolved: email sent · webhook pending"),
+])
+def test_the_alert_list_sums_up_the_notices(deliveries, summary):
+    from crm_sync.admin import notices_summary
+
+    assert notices_summary(Alert(rule="breaker_open", message="open", deliveries=deliveries)) == summary
+
+
+def test_the_command_names_the_time_zone(alert_settings, capsys):
+    alert_settings.TIME_ZONE = "Europe/London"
+    stuck_row()
+    alerts.evaluate()
+    first_seen = timezone.localtime(Alert.objects.get().first_seen_at)
+
+    call_command("crm_sync_alerts", "--list")
+
+    zone = first_seen.tzname()
+    assert zone in ("GMT", "BST")
+    assert f"since {first_seen:%Y-%m-%d %H:%M:%S} {zone}" in capsys.readouterr().out
+
+
+def test_the_test_notice_fails_when_no_channel_is_set_up(alert_settings, capsys):
+    alert_settings.ADMINS = []
+    alert_settings.CRM_SYNC = {**alert_settings.CRM_SYNC, "ALERT_WEBHOOK_URL": ""}
+
+    with pytest.raises(CommandError, match="No alert channel is set up, so nothing was sent"):
+        call_command("crm_sync_alerts", "--send-test")
+
+    assert capsys.readouterr().out.splitlines() == [
+        "email: skipped: no ADMINS to email; set DJANGO_ADMINS",
+        "webhook: skipped: no webhook URL; set CRM_SYNC_ALERT_WEBHOOK_URL"]
+
+
+def test_the_test_notice_passes_when_one_channel_is_set_up(alert_settings, capsys):
+    alert_settings.CRM_SYNC = {**alert_settings.CRM_SYNC, "ALERT_WEBHOOK_URL": ""}
+
+    call_command("crm_sync_alerts", "--send-test")
+
+    assert capsys.readouterr().out.splitlines()[0] == "email: sent"
 
 
 def test_an_evaluation_overlapping_another_sends_nothing(alert_settings, chat_webhook):

@@ -76,8 +76,12 @@ class Demo:
                       "DEMO_SANDBOX_CONTROL_PORT": free_port()}
         self.marker = f"sqlite:///{tmp_path}/demo.sqlite3"  # in every child's environment, and only theirs
         self.env = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+        # As scripts/start.sh sets it: one metrics directory for every process.
+        self.metrics_dir = tmp_path / "prometheus"
+        self.metrics_dir.mkdir()
         self.env.update({key: str(port) for key, port in self.ports.items()},
-                        DATABASE_URL=self.marker, CELERY_FILESYSTEM_BROKER_DIR=str(tmp_path / "broker"))
+                        DATABASE_URL=self.marker, CELERY_FILESYSTEM_BROKER_DIR=str(tmp_path / "broker"),
+                        PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir))
         self.process = None
 
     def start(self):

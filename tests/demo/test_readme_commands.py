@@ -113,6 +113,11 @@ def test_each_readme_command_works_as_printed_against_the_running_demo(demo, che
             assert "not set" not in output and key not in output, f"{command}\n{output}"
             ran.append(name)
     assert sorted(ran) == sorted(REACHED)
+    # A second shell writes its metrics where the demo's processes do, so they count in the demo's figures.
+    probe = ("from crm_sync.metrics import multiprocess_dir; from prometheus_client import values; "
+             "print(multiprocess_dir(), values.ValueClass.__name__)")
+    seen = in_a_second_shell(f".venv/bin/python manage.py shell -c '{probe}'", checkout)
+    assert seen.stdout.split()[-2:] == [str(demo.metrics_dir), "MmapedValue"], seen.stdout + seen.stderr
 
     os.killpg(demo.process.pid, signal.SIGINT)  # Ctrl-C in the demo's terminal
     demo.process.wait(timeout=15)

@@ -193,6 +193,18 @@ def test_dashboard_tells_the_operator_why_syncs_wait(admin_client):
     assert "0 queued, 0 running" in page
 
 
+def test_dashboard_names_the_last_days_failures_for_people(viewer):
+    for _ in range(2):
+        SyncLogFactory(status="failed", error_category="import_failed")
+    SyncLogFactory(status="failed", error_category="server_error")
+
+    page = viewer.get(reverse("admin:crm_sync_synclog_dashboard")).content.decode()
+
+    assert ('<span title="import_failed">AC&#x27;s bulk importer did not finish the batch (send again)</span>: 2; '
+            '<span title="server_error">AC server error (5xx)</span>: 1') in page
+    assert "import_failed 2" not in page
+
+
 def test_the_admin_index_has_one_crm_sync_section_with_the_dashboard_first(viewer):
     response = viewer.get(reverse("admin:index"))
 

@@ -127,6 +127,61 @@ def test_detail_folds_each_request_and_opens_the_failing_one(viewer, ada, make_l
                      (" open", "POST /api/3/contactLists")]
 
 
+@pytest.mark.parametrize("status, last_open", [("failed", True), ("queued", True), ("success", False)])
+def test_detail_opens_the_last_request_of_an_attempt_that_did_not_succeed(viewer, ada, make_log, status, last_open):
+    # AC answers its HTML login page with a 200, and import/info a failed batch with a 200 too.
+    user, badge = ada
+    log = make_log(user, badge, status=status, error_message="AC answered its login page", requests=[
+        {"method": "GET", "path": "/api/3/fields", "status": 200, "response": "{}", "ms": 30},
+        {"method": "POST", "path": "/api/3/contact/sync", "status": 200, "response": "<html>Log in</html>", "ms": 87},
+    ])
+
+    page = viewer.get(change_url(log)).content.decode()
+
+    folds = re.findall(r'<details class="crm-request"( open)?>\s*<summary><strong>(\S+ \S+)</strong>', page)
+    assert folds == [("", "GET /api/3/fields"), (" open" if last_open else "", "POST /api/3/contact/sync")]
+
+
+def test_list_times_name_their_zone(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge)
+    for moment, shown in ((datetime.datetime(2026, 5, 1, 8, 30, 15, tzinfo=datetime.timezone.utc),
+                           "1 May 2026, 09:30:15 BST"),
+                          (datetime.datetime(2026, 1, 5, 8, 30, 15, tzinfo=datetime.timezone.utc),
+                           "5 Jan 2026, 08:30:15 GMT")):
+        log.created_at = moment
+        log.save()
+
+        assert shown in viewer.get(CHANGELIST).content.decode()  # Europe/London: BST in May, GMT in January
+        assert shown in viewer.get(change_url(log)).content.decode()
+
+
+def test_detail_labels_spell_acronyms_and_settings_right(viewer, ada, make_log):
+    user, badge = ada
+    log = make_log(user, badge, status="success", api_calls=2, lane="")
+
+    page = viewer.get(change_url(log)).content.decode()
+
+    for label in ("Account URL:", "AC contact ID:", "API calls:", "Task ID:", "Burst lane:", "Batch ID:"):
+        assert f"<label>{label}</label>" in page, label
+    assert "REDACT_AFTER_DAYS" in page and "LOG_RETENTION_DAYS" not in page
+    assert "crm_sync/burst.py" not in page  # the help text speaks to staff, not to developers
+    assert re.search(r"<label>Burst lane:</label>\s*<div class=\"readonly\">—</div>", page)
+
+
+def test_a_rescheduled_row_counts_the_requests_it_logged(viewer, ada, make_log):
+    from crm_sync.attempts import reschedule
+
+    user, badge = ada
+    log = make_log(user, badge, status="running", api_calls=0, requests=[])
+    reschedule(log, 5, "waiting for the account's rate limit",
+               [{"method": "POST", "path": "/api/3/contact/sync", "status": 429, "response": "", "ms": 9}])
+
+    page = viewer.get(change_url(log)).content.decode()
+
+    assert re.search(r"<label>API calls:</label>\s*<div class=\"readonly\">1</div>", page)
+
+
 @pytest.mark.parametrize("status, message, shown", [
     ("success", "created in AC", "created in AC"),
     ("failed", "Email address is invalid", "Error: Email address is invalid"),

@@ -1,9 +1,16 @@
 """`manage.py crm_sync_alerts`: evaluate the alert rules now, as beat does
 each minute, and show the open and recent alerts; `--send-test` checks that
-each channel reaches someone (docs/operations.md#alerts)."""
-from django.core.management.base import BaseCommand
+each channel reaches someone, and exits 1 when no channel is set up
+(docs/operations.md#alerts)."""
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from crm_sync import alerts
+
+
+def when(moment):
+    """A time in the site's zone, named, as the alert emails write it: "2026-11-30 19:34:05 GMT"."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
 
 
 class Command(BaseCommand):
@@ -13,23 +20,30 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         group = parser.add_mutually_exclusive_group()
         group.add_argument("--list", action="store_true", help="only list the alerts; evaluate nothing, send nothing")
-        group.add_argument("--send-test", action="store_true", help="send a test notice by email and to the webhook")
+        group.add_argument("--send-test", action="store_true",
+                           help="send a test notice by email and to the webhook; exit 1 if no channel is set up")
 
     def handle(self, *args, **options):
         if options["send_test"]:
-            for channel, outcome in alerts.send_test().items():
-                self.stdout.write(f"{channel}: {outcome}")
-            return
+            return self.send_test()
         if not options["list"] and alerts.evaluate() is None:
             self.stdout.write(self.style.WARNING("Another evaluation is running (beat's): listing only."))
         overview = alerts.overview()
         if not overview["open"]:
             self.stdout.write(self.style.SUCCESS("No alert open."))
         for alert in overview["open"]:
-            line = (f"{alert.get_state_display().upper()}: {alert.get_rule_display()} "
-                    f"since {alert.first_seen_at:%Y-%m-%d %H:%M:%S}")
+            line = f"{alert.get_state_display().upper()}: {alert.get_rule_display()} since {when(alert.first_seen_at)}"
             self.stdout.write(self.style.ERROR(line) if alert.state == alert.State.FIRING else self.style.WARNING(line))
             self.stdout.write(f"  {alert.message}\n  notices: {alert.delivered}")
         for alert in overview["recent"]:
-            self.stdout.write(f"resolved: {alert.get_rule_display()} {alert.fired_at:%Y-%m-%d %H:%M:%S} to "
-                              f"{alert.resolved_at:%Y-%m-%d %H:%M:%S}; notices: {alert.delivered}")
+            self.stdout.write(f"resolved: {alert.get_rule_display()} {when(alert.fired_at)} to "
+                              f"{when(alert.resolved_at)}; notices: {alert.delivered}")
+
+    def send_test(self):
+        outcomes = alerts.send_test()
+        for channel, outcome in outcomes.items():
+            self.stdout.write(f"{channel}: {outcome}")
+        # A test that reached no one must not pass for one that worked (cron, a deploy script).
+        if all(outcome.startswith("skipped") for outcome in outcomes.values()):
+            raise CommandError("No alert channel is set up, so nothing was sent: set DJANGO_ADMINS (email) "
+                               "and/or CRM_SYNC_ALERT_WEBHOOK_URL (chat webhook); docs/operations.md#alerts.")
