@@ -35,9 +35,12 @@ def test_two_workers_together_stay_under_the_rate(rate):
     for n in range(10):
         workers[n % 2].wait_for_slot()
         sent.append(time.monotonic())
-    gaps = [later - earlier for earlier, later in zip(sent, sent[1:])]
-    assert min(gaps) >= 1.05 / 20 - 0.01
-    assert sent[-1] - sent[0] >= 9 * 1.05 / 20 - 0.02
+    # The n-th request goes no sooner than n slots after the first, whichever
+    # worker sends it. (Not "every gap at least one slot": a request the OS
+    # wakes late is followed by one on time, a short gap that AC's sliding
+    # second still allows; the chaos suite measures that at the sandbox.)
+    for n, at in enumerate(sent):
+        assert at - sent[0] >= n * 1.05 / 20 - 0.01, (n, [round(t - sent[0], 3) for t in sent])
 
 
 def test_a_slot_further_away_than_the_max_wait_is_refused_without_being_taken(rate):
