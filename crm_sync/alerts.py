@@ -63,10 +63,13 @@ class Finding:
 # -- the rules ------------------------------------------------------------------------
 def first_pass_rate(now):
     """Under ALERT_FIRST_PASS_RATE of the first attempts finished in the last
-    hour ended success or skipped, with at least ALERT_MIN_ATTEMPTS of them."""
-    counts = SyncLog.objects.filter(attempt=1, finished_at__gte=now - timedelta(hours=1)).finished().aggregate(
+    hour ended success or skipped, with at least ALERT_MIN_ATTEMPTS of them.
+    A resync's rows are left out: an operator started it, and a batch of it
+    that fails has its own rule (bulk_batch_failed)."""
+    counts = (SyncLog.objects.filter(attempt=1, finished_at__gte=now - timedelta(hours=1))
+              .exclude(trigger=SyncLog.Trigger.RESYNC).finished().aggregate(
         finished=Count("pk"), ok=Count("pk", filter=Q(status__in=DONE_WELL)),
-    )
+    ))
     finished, ok = counts["finished"], counts["ok"]
     target = crm_setting("ALERT_FIRST_PASS_RATE")
     if finished < crm_setting("ALERT_MIN_ATTEMPTS") or ok >= target * finished:

@@ -37,6 +37,15 @@ def test_first_pass_rate_counts_skipped_as_success_and_ignores_retries(now):
     assert alerts.first_pass_rate(now) is None
 
 
+def test_first_pass_rate_leaves_a_resync_out(now):
+    """A resync's failed batch has its own alert; the rate is the badges' first pass."""
+    first_attempts(ok=20, failed=0)
+    for _ in range(11):
+        SyncLogFactory(attempt=1, trigger=SyncLog.Trigger.RESYNC, status=SyncLog.Status.FAILED,
+                       error_category="import_failed")
+    assert alerts.first_pass_rate(now) is None
+
+
 def test_first_pass_rate_is_off_below_the_minimum_number_of_attempts(now, settings):
     first_attempts(ok=10, failed=9)
     assert alerts.first_pass_rate(now) is None
