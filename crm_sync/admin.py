@@ -27,7 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.timezone import localtime
 
 from . import dashboard, inbox
-from .alerts import describe_deliveries
+from .alerts import describe_deliveries, summarise_deliveries
 from .connection import check_schema, contact_url, last_schema_report
 from .erasure import request_erasure, side_by_side, try_again, what_crm_holds
 from .consent import consent_history, record_form_change
@@ -35,7 +35,7 @@ from .errors import CrmError
 from .mapping import crm_mapping
 from .models import Alert, ConsentRecord, ContactState, ErasureReceipt, ImportBatch, InboxEvent, Schema, SyncLog
 from .outbox import queue_sync
-from .status import sync_status
+from .status import named_failures, sync_status
 
 HISTORY_LIMIT = 20
 ROWS_NAMED = 5  # the rows a "Retry sync" message names
@@ -435,8 +435,10 @@ class SyncLogAdmin(RowsOfRecord, admin.ModelAdmin):
     def dashboard_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied
+        operations = sync_status()
         context = {**self._context(request, "CRM sync dashboard"), **dashboard.dashboard(),
-                   "operations": sync_status(), "undeliverable": inbox.undeliverable_count(),
+                   "operations": operations, "failures_24h": named_failures(operations["failures_24h"]),
+                   "undeliverable": inbox.undeliverable_count(),
                    "schema_url": schema_url() if request.user.has_perm(SCHEMA_PERMISSION) else None}
         return TemplateResponse(request, "admin/crm_sync/dashboard.html", context)
 
@@ -770,23 +772,7 @@ class AlertAdmin(History, admin.ModelAdmin):
 
     @admin.display(description="notices")
     def notices(self, alert):
-        return notices_summary(alert)
-
-
-def notices_summary(alert):
-    """How the alert's notices went, in a few words for the list: "email sent ·
-    webhook skipped", or per notice ("fired: …; resolved: …") where they differ."""
-    states = {}
-    for key, record in alert.deliveries.items():
-        notice, channel = key.split(":", 1)
-        states.setdefault(notice, {})[channel] = record.get("state")
-    if not states:
-        return "nothing yet (held back)"
-    lines = {notice: " · ".join(f"{channel} {state}" for channel, state in sorted(by_channel.items()))
-             for notice, by_channel in sorted(states.items(), key=lambda item: item[0] == "resolved")}
-    if len(set(lines.values())) == 1:
-        return next(iter(lines.values()))
-    return "; ".join(f"{notice}: {line}" for notice, line in lines.items())
+        return summarise_deliveries(alert)
 
 
 # -- the bulk importer's batches (importer.py, burst.py) -------------------------------

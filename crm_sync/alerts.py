@@ -327,18 +327,23 @@ def post_webhook(payload):
 
 
 # -- what the notices say -----------------------------------------------------------------
+def local_time(moment):
+    """A time in the site's zone, named: "2026-11-30 19:34:05 GMT"."""
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+
+
 def compose(alert, notice):
     """(subject, plain text) of one notice."""
     label = alert.get_rule_display()
     if notice == "fired":
         subject = f"{subject_prefix()}ALERT: {label}"
-        lines = [alert.message, "", f"Since {timezone.localtime(alert.first_seen_at):%Y-%m-%d %H:%M:%S %Z}.",
+        lines = [alert.message, "", f"Since {local_time(alert.first_seen_at)}.",
                  f"What to do: {RUNBOOK}, “{label}”."]
     else:
         lasted = describe_duration((alert.resolved_at - alert.fired_at).total_seconds())
         subject = f"{subject_prefix()}Resolved: {label}"
         lines = [f"{label}: over after {lasted} "
-                 f"(at {timezone.localtime(alert.resolved_at):%Y-%m-%d %H:%M:%S %Z}).",
+                 f"(at {local_time(alert.resolved_at)}).",
                  "", f"Last seen: {alert.message}"]
     url = dashboard_url()
     if url:
@@ -417,11 +422,18 @@ def overview(now=None, recent_days=7):
     return {"open": open_alerts, "recent": recent, "recent_days": recent_days}
 
 
+def each_delivery(alert):
+    """(notice, channel, record) of each of the alert's deliveries, the fired
+    notice's first, channels in name order."""
+    for key, record in sorted(alert.deliveries.items(), key=lambda item: (item[0].startswith("resolved"), item[0])):
+        notice, channel = key.split(":", 1)
+        yield notice, channel, record
+
+
 def describe_deliveries(alert):
     """Each notice's outcome per channel, as staff read it: "fired by email: sent; fired by webhook: failed (…)"."""
     parts = []
-    for key, record in sorted(alert.deliveries.items(), key=lambda item: (item[0].startswith("resolved"), item[0])):
-        notice, channel = key.split(":", 1)
+    for notice, channel, record in each_delivery(alert):
         text = f"{notice} by {channel}: {record.get('state')}"
         if record.get("state") == "failed":
             text += f" ({record.get('tries', 0)} tries: {record.get('error', '')})"
@@ -429,6 +441,21 @@ def describe_deliveries(alert):
             text += f" ({record.get('error', '')})"
         parts.append(text)
     return "; ".join(parts) or "nothing yet (held back)"
+
+
+def summarise_deliveries(alert):
+    """How the alert's notices went, in a few words for a list: "email sent ·
+    webhook skipped", or per notice ("fired: …; resolved: …") where they differ."""
+    states = {}
+    for notice, channel, record in each_delivery(alert):
+        states.setdefault(notice, {})[channel] = record.get("state")
+    if not states:
+        return "nothing yet (held back)"
+    lines = {notice: " · ".join(f"{channel} {state}" for channel, state in by_channel.items())
+             for notice, by_channel in states.items()}
+    if len(set(lines.values())) == 1:
+        return next(iter(lines.values()))
+    return "; ".join(f"{notice}: {line}" for notice, line in lines.items())
 
 
 def send_test():

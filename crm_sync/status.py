@@ -15,7 +15,7 @@ def sync_status():
     breaker = CircuitBreaker(ac_account()[0]).state()
     queued = SyncLog.objects.filter(status=SyncLog.Status.QUEUED)
     oldest = queued.aggregate(oldest=Min("created_at"))["oldest"]
-    failures = list(
+    failures = (
         SyncLog.objects.filter(status=SyncLog.Status.FAILED, finished_at__gte=now - timezone.timedelta(hours=24))
         .values("error_category").annotate(n=Count("id")).order_by("-n")
     )
@@ -26,19 +26,17 @@ def sync_status():
         "running": SyncLog.objects.filter(status=SyncLog.Status.RUNNING).count(),
         "oldest_queued_seconds": round((now - oldest).total_seconds()) if oldest else None,
         "failures_24h": {row["error_category"] or "unknown": row["n"] for row in failures},
-        # The same for people (the dashboard): each category by its label, the code beside it.
-        "failures_24h_named": [{"category": row["error_category"] or "unknown", "count": row["n"],
-                                "label": category_label(row["error_category"])} for row in failures],
         "erasures": erasure_status(),
         "bulk": bulk_status(),
     }
 
 
-def category_label(category):
-    """An error category as the admin names it ("AC server error (5xx)"); one it does not know, as it is."""
-    if category in SyncLog.Category.values:
-        return SyncLog.Category(category).label
-    return category or "unknown"
+def named_failures(failures):
+    """sync_status()'s `failures_24h` for people (the dashboard): [(code,
+    label, count)], each category as the admin names it ("AC server error
+    (5xx)"), one it does not know as it is."""
+    labels = dict(SyncLog.Category.choices)
+    return [(code, labels.get(code, code), count) for code, count in failures.items()]
 
 
 def bulk_status():

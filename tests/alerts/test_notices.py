@@ -164,9 +164,7 @@ def test_a_skipped_channel_says_what_to_set(alert_settings, admin_client):
      "fired: email sent · webhook sent; resolved: email sent · webhook pending"),
 ])
 def test_the_alert_list_sums_up_the_notices(deliveries, summary):
-    from crm_sync.admin import notices_summary
-
-    assert notices_summary(Alert(rule="breaker_open", message="open", deliveries=deliveries)) == summary
+    assert alerts.summarise_deliveries(Alert(rule="breaker_open", message="open", deliveries=deliveries)) == summary
 
 
 def test_the_command_names_the_time_zone(alert_settings, capsys):

@@ -3,14 +3,8 @@ each minute, and show the open and recent alerts; `--send-test` checks that
 each channel reaches someone, and exits 1 when no channel is set up
 (docs/operations.md#alerts)."""
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from crm_sync import alerts
-
-
-def when(moment):
-    """A time in the site's zone, named, as the alert emails write it: "2026-11-30 19:34:05 GMT"."""
-    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
 
 
 class Command(BaseCommand):
@@ -32,12 +26,13 @@ class Command(BaseCommand):
         if not overview["open"]:
             self.stdout.write(self.style.SUCCESS("No alert open."))
         for alert in overview["open"]:
-            line = f"{alert.get_state_display().upper()}: {alert.get_rule_display()} since {when(alert.first_seen_at)}"
+            line = (f"{alert.get_state_display().upper()}: {alert.get_rule_display()} "
+                    f"since {alerts.local_time(alert.first_seen_at)}")
             self.stdout.write(self.style.ERROR(line) if alert.state == alert.State.FIRING else self.style.WARNING(line))
             self.stdout.write(f"  {alert.message}\n  notices: {alert.delivered}")
         for alert in overview["recent"]:
-            self.stdout.write(f"resolved: {alert.get_rule_display()} {when(alert.fired_at)} to "
-                              f"{when(alert.resolved_at)}; notices: {alert.delivered}")
+            self.stdout.write(f"resolved: {alert.get_rule_display()} {alerts.local_time(alert.fired_at)} to "
+                              f"{alerts.local_time(alert.resolved_at)}; notices: {alert.delivered}")
 
     def send_test(self):
         outcomes = alerts.send_test()
